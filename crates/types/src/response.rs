@@ -1,0 +1,133 @@
+//! The logical response and the pieces of Vault's envelope.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{Map, SecretString};
+
+/// How the server renders a response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseShape {
+    /// The standard envelope (`request_id`, `lease_id`, ..., `data`, `auth`).
+    #[default]
+    Envelope,
+    /// The envelope with the keys of `data` also at the top level (old sys routes).
+    Injected,
+    /// `data` alone as the body, no envelope (`sys/init`, `sys/health`, ...).
+    Bare,
+}
+
+/// A non-JSON body with its own content type (PKI certificates, CRLs).
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The bytes of the body.
+    pub body: Vec<u8>,
+}
+
+/// Lease fields of the envelope, for leased secrets.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseInfo {
+    /// The lease id, empty when the secret is not leased (KV v1 refresh hint).
+    pub lease_id: String,
+    /// Whether the lease can be renewed.
+    pub renewable: bool,
+    /// Seconds until expiry.
+    pub lease_duration: i64,
+}
+
+/// The `auth` block of a login or token creation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Auth {
+    /// The new token. Serialized only into the response sent to its owner.
+    #[serde(serialize_with = "expose_secret")]
+    pub client_token: SecretString,
+    /// The token's accessor.
+    pub accessor: String,
+    /// All policies, sorted.
+    pub policies: Vec<String>,
+    /// Policies attached to the token itself.
+    pub token_policies: Vec<String>,
+    /// Metadata (null when empty).
+    pub metadata: Option<Map>,
+    /// TTL in seconds.
+    pub lease_duration: i64,
+    /// Whether the token can be renewed.
+    pub renewable: bool,
+    /// The identity entity, "" when none.
+    pub entity_id: String,
+    /// `service` or `batch`.
+    pub token_type: String,
+    /// Whether the token has no parent.
+    pub orphan: bool,
+    /// Always null: MFA is not supported.
+    pub mfa_requirement: Option<Value>,
+    /// Uses left, 0 for unlimited.
+    pub num_uses: i64,
+}
+
+fn expose_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose())
+}
+
+/// What a handler returns; the server turns it into the envelope or a raw body.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    /// The `data` object, `None` for `null`.
+    pub data: Option<Map>,
+    /// Warnings; a response with warnings is never a 204.
+    pub warnings: Vec<String>,
+    /// The `auth` block.
+    pub auth: Option<Auth>,
+    /// Lease fields.
+    pub lease: Option<LeaseInfo>,
+    /// A raw body replaces the envelope.
+    pub raw: Option<RawBody>,
+    /// An explicit status (KV v2 answers 404 with a body for deleted versions; tidy 202).
+    pub status: Option<u16>,
+    /// How to render it.
+    pub shape: ResponseShape,
+}
+
+impl Response {
+    /// A response carrying `data`.
+    pub fn data(data: Map) -> Self {
+        Response { data: Some(data), ..Default::default() }
+    }
+
+    /// A response carrying `data` built from a JSON value; non-objects give `data: null`.
+    pub fn json(value: Value) -> Self {
+        match value {
+            Value::Object(map) => Response::data(map),
+            _ => Response::default(),
+        }
+    }
+
+    /// Adds a warning (builder style).
+    pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
+        self.warnings.push(warning.into());
+        self
+    }
+
+    /// Sets the rendering shape (builder style).
+    pub fn with_shape(mut self, shape: ResponseShape) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// A response with only warnings (a write that would be a 204 otherwise).
+    pub fn warnings_only(warnings: Vec<String>) -> Self {
+        Response { warnings, ..Default::default() }
+    }
+
+    /// Whether this response renders as an empty 204.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_none()
+            && self.warnings.is_empty()
+            && self.auth.is_none()
+            && self.lease.is_none()
+            && self.raw.is_none()
+            && self.status.is_none()
+    }
+}
