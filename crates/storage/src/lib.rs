@@ -91,22 +91,23 @@ pub fn child_of(prefix: &str, key: &str) -> Option<String> {
     })
 }
 
-/// The smallest string greater than every string starting with `prefix`, for range scans;
-/// `None` when no such bound exists (all bytes 0xff, or empty prefix).
+/// The smallest string greater than every string starting with `prefix`, for range scans
+/// (`prefix <= key < prefix_end(prefix)` holds exactly for the keys starting with `prefix`);
+/// `None` when no such bound exists (empty prefix, or only `char::MAX`).
+///
+/// Strings compare byte-wise and UTF-8 preserves the order of code points, so replacing the
+/// last character by its successor gives the tight bound while staying valid UTF-8.
 pub fn prefix_end(prefix: &str) -> Option<String> {
-    let mut bytes = prefix.as_bytes().to_vec();
-    while let Some(last) = bytes.pop() {
-        if last < 0xff {
-            bytes.push(last + 1);
-            // Incrementing the last byte of valid UTF-8 can make it invalid; fall back to
-            // a lossy bound that still sorts after every key with the prefix.
-            return Some(String::from_utf8(bytes).unwrap_or_else(|e| {
-                let mut b = e.into_bytes();
-                b.truncate(prefix.len().saturating_sub(1));
-                let mut s = String::from_utf8_lossy(&b).into_owned();
-                s.push(char::MAX);
-                s
-            }));
+    let mut bound = prefix.to_string();
+    while let Some(last) = bound.pop() {
+        let next = match u32::from(last) + 1 {
+            // Skip the surrogate gap, which has no `char`.
+            0xD800 => Some('\u{E000}'),
+            n => char::from_u32(n),
+        };
+        if let Some(next) = next {
+            bound.push(next);
+            return Some(bound);
         }
     }
     None
@@ -123,5 +124,28 @@ mod tests {
         assert_eq!(child_of("a/", "a/"), None);
         assert_eq!(child_of("", "x/y"), Some("x/".into()));
         assert_eq!(prefix_end("a/"), Some("a0".into()));
+    }
+
+    #[test]
+    fn prefix_end_is_tight_for_any_last_char() {
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("a\u{7f}"), Some("a\u{80}".into()));
+        assert_eq!(prefix_end("a\u{ff}"), Some("a\u{100}".into()));
+        assert_eq!(prefix_end("a\u{d7ff}"), Some("a\u{e000}".into()));
+        assert_eq!(prefix_end("a\u{10ffff}"), Some("b".into()));
+        assert_eq!(prefix_end("\u{10ffff}\u{10ffff}"), None);
+        let chars =
+            ['/', '0', 'a', '\u{7f}', '\u{80}', '\u{ff}', '\u{100}', '\u{d7ff}', '\u{e000}'];
+        for c in chars {
+            let prefix = format!("x{c}");
+            let end = prefix_end(&prefix).unwrap_or_default();
+            for d in chars {
+                for tail in ["", "z", "\u{10ffff}"] {
+                    let key = format!("x{d}{tail}");
+                    let in_range = key.as_str() >= prefix.as_str() && key < end;
+                    assert_eq!(in_range, key.starts_with(&prefix), "{prefix:?} {key:?}");
+                }
+            }
+        }
     }
 }
