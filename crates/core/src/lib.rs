@@ -1,1 +1,106 @@
-//! coffer-core
+//! The core of Coffer: the seal state machine, the mount table and router, the token store,
+//! and the request pipeline, read top to bottom in [`Core::handle`]:
+//!
+//! resolve the mount → authenticate the token → authorize (ACL) → dispatch to the engine →
+//! map empty answers to Vault's statuses.
+//!
+//! The core never names an engine: the server hands it a [`Registry`] of factories.
+#![forbid(unsafe_code)]
+
+mod acl;
+mod lifecycle;
+mod mount_ops;
+mod mounts;
+mod pipeline;
+mod seal;
+mod sys;
+mod token;
+mod token_routes;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use coffer_barrier::Barrier;
+use coffer_framework::{Backend, Factory};
+use coffer_storage::SharedStorage;
+
+pub use mounts::{MountConfig, MountEntry, MountTable, Mounted, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL};
+pub use seal::{InitResult, SealStatus};
+pub use token::{TokenEntry, TokenStore};
+
+/// Engine factories by type name (`"kv" -> coffer_kv::factory`).
+#[derive(Clone, Default)]
+pub struct Registry {
+    secrets: HashMap<String, Factory>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Registers a secrets engine type (builder style).
+    pub fn secrets(mut self, engine_type: &str, factory: Factory) -> Self {
+        self.secrets.insert(engine_type.to_string(), factory);
+        self
+    }
+
+    fn secrets_factory(&self, engine_type: &str) -> Option<Factory> {
+        self.secrets.get(engine_type).copied()
+    }
+}
+
+/// Static facts the core reports about itself.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    /// The storage type shown by `sys/seal-status` (`inmem`, `embedded`, `postgresql`).
+    pub storage_type: String,
+}
+
+/// What exists only while unsealed.
+struct Active {
+    mounts: ArcSwap<MountTable>,
+    tokens: TokenStore,
+    cluster_name: String,
+    cluster_id: String,
+    /// Serialises mount table changes (enable, disable, tune); never taken by requests.
+    mount_lock: tokio::sync::Mutex<()>,
+}
+
+/// The core: one per server.
+pub struct Core {
+    physical: SharedStorage,
+    barrier: Arc<Barrier>,
+    registry: Registry,
+    config: CoreConfig,
+    active: ArcSwapOption<Active>,
+    unseal_progress: std::sync::Mutex<seal::UnsealProgress>,
+    /// Serialises init, unseal and seal; never taken by ordinary requests.
+    lifecycle: tokio::sync::Mutex<()>,
+    sys_backend: Arc<dyn Backend>,
+    token_backend: Arc<dyn Backend>,
+}
+
+impl Core {
+    /// A sealed core over `physical` storage.
+    pub fn new(physical: SharedStorage, registry: Registry, config: CoreConfig) -> Arc<Core> {
+        Arc::new_cyclic(|weak: &Weak<Core>| Core {
+            barrier: Arc::new(Barrier::new(physical.clone())),
+            physical,
+            registry,
+            config,
+            active: ArcSwapOption::empty(),
+            unseal_progress: std::sync::Mutex::new(seal::UnsealProgress::default()),
+            lifecycle: tokio::sync::Mutex::new(()),
+            sys_backend: sys::backend(weak.clone()),
+            token_backend: token_routes::backend(weak.clone()),
+        })
+    }
+
+    /// Whether the core is sealed.
+    pub fn is_sealed(&self) -> bool {
+        self.active.load().is_none()
+    }
+}

@@ -1,1 +1,22 @@
-//! coffer-framework
+//! The framework every engine is built with: a [`Backend`] trait the core dispatches to, and a
+//! [`Router`] that builds one from routes declared as data: a pattern, typed fields with Vault's
+//! coercions, and a handler per operation.
+//!
+//! ```ignore
+//! Router::new(state)
+//!     .path(Path::new("config").field(Field::int("max_versions")).read(read_config).write(write_config))
+//!     .path(Path::new("data/{path*}").read(read_data))
+//! ```
+#![forbid(unsafe_code)]
+
+mod backend;
+mod field;
+mod pattern;
+mod request;
+mod router;
+
+pub use backend::{Backend, BackendConfig, Factory, SpecialPaths};
+pub use field::{Field, FieldKind};
+pub use pattern::Pattern;
+pub use request::{BackendRequest, Caller, Req, read_json};
+pub use router::{BoxFuture, Handler, Path, Router};

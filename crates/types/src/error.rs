@@ -64,7 +64,10 @@ impl Error {
     pub fn messages(&self) -> Vec<String> {
         match self {
             Error::NotFound => Vec::new(),
-            other => vec![other.to_string()],
+            other => {
+                let msg = other.to_string();
+                if msg.is_empty() { Vec::new() } else { vec![msg] }
+            }
         }
     }
 

@@ -1,0 +1,80 @@
+//! The request pipeline, top to bottom: lifecycle endpoints → resolve the mount →
+//! authenticate → authorize → dispatch → map empty answers to Vault's statuses.
+
+use coffer_framework::{BackendRequest, Caller, SpecialPaths};
+use coffer_types::{Error, Operation, Request, Response, Result};
+
+use crate::Core;
+use crate::acl::{AccessRequest, authorize};
+
+impl Core {
+    /// Serves one logical request.
+    pub async fn handle(&self, req: Request) -> Result<Response> {
+        if let Some(result) = self.handle_lifecycle(&req).await {
+            return result;
+        }
+        let active = self.active()?;
+        let (mounted, relative) = {
+            let table = active.mounts.load();
+            let (mounted, relative) =
+                table.resolve(&req.path).ok_or_else(|| Error::NoRoute(req.path.clone()))?;
+            (mounted.clone(), relative.to_string())
+        };
+
+        let unauthenticated = SpecialPaths::matches(&mounted.special.unauthenticated, &relative);
+        let token = match req.token.as_ref().filter(|t| !t.is_empty()) {
+            Some(t) => active.tokens.lookup(t.expose()).await?,
+            None => None,
+        };
+        if !unauthenticated {
+            let entry = token.as_ref().ok_or(Error::PermissionDenied)?;
+            let access = AccessRequest {
+                path: &req.path,
+                operation: req.operation,
+                sudo: SpecialPaths::matches(&mounted.special.sudo, &relative),
+            };
+            authorize(entry, &mounted, &access)?;
+        }
+
+        let caller = token
+            .map(|t| Caller {
+                accessor: t.accessor,
+                display_name: t.display_name,
+                policies: t.policies,
+                entity_id: t.entity_id,
+            })
+            .unwrap_or_default();
+        let operation = req.operation;
+        let client_token = if mounted.entry.engine_type == "token" { req.token } else { None };
+        let backend_request = BackendRequest {
+            operation,
+            path: relative,
+            data: req.data,
+            storage: mounted.storage.clone(),
+            mount_point: mounted.prefix.clone(),
+            request_id: req.id,
+            caller,
+            client_token,
+        };
+        let response = mounted.backend.handle(backend_request).await?;
+        finish(operation, response)
+    }
+}
+
+/// Vault's mapping of empty answers: a read of nothing and a list without keys are 404.
+fn finish(operation: Operation, response: Option<Response>) -> Result<Response> {
+    match (operation, response) {
+        (Operation::Read, None) | (Operation::List, None) => Err(Error::NotFound),
+        (Operation::List, Some(r)) if r.warnings.is_empty() && r.status.is_none() => {
+            let empty = r
+                .data
+                .as_ref()
+                .and_then(|d| d.get("keys"))
+                .and_then(|k| k.as_array())
+                .is_none_or(|k| k.is_empty());
+            if empty { Err(Error::NotFound) } else { Ok(r) }
+        }
+        (_, Some(r)) => Ok(r),
+        (_, None) => Ok(Response::default()),
+    }
+}

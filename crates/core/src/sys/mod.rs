@@ -1,0 +1,47 @@
+//! The `sys/` backend (everything but the lifecycle endpoints, which answer while sealed),
+//! declared as routes like any engine. One file per path group.
+
+mod keys;
+mod mounts;
+mod ui_mounts;
+
+use std::sync::{Arc, Weak};
+
+use coffer_framework::{Backend, Router, SpecialPaths};
+use coffer_types::{Error, Result};
+
+use crate::Core;
+
+/// The state behind the sys routes: a weak handle on the core that owns them.
+pub(crate) struct SysState {
+    core: Weak<Core>,
+}
+
+impl SysState {
+    fn core(&self) -> Result<Arc<Core>> {
+        self.core.upgrade().ok_or_else(|| Error::internal("core is shutting down"))
+    }
+}
+
+/// Builds the sys backend.
+pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
+    let state = Arc::new(SysState { core });
+    let router = Router::new(state).special_paths(SpecialPaths {
+        unauthenticated: vec!["internal/ui/mounts".into(), "internal/ui/mounts/*".into()],
+        sudo: vec![
+            "auth/*".into(),
+            "seal".into(),
+            "rotate".into(),
+            "rotate/keyring".into(),
+            "audit".into(),
+            "audit/*".into(),
+            "raw".into(),
+            "raw/*".into(),
+            "remount".into(),
+        ],
+    });
+    let router = mounts::routes(router);
+    let router = keys::routes(router);
+    let router = ui_mounts::routes(router);
+    Arc::new(router)
+}

@@ -1,0 +1,54 @@
+//! `sys/internal/ui/mounts/<path>`: the CLI's preflight before every KV command. Answers the
+//! owning mount's entry to any token that may use something inside that mount.
+
+use std::sync::Arc;
+
+use coffer_framework::{Path, Req, Router};
+use coffer_types::{Error, Response, Result};
+use serde_json::{Value, json};
+
+use super::SysState;
+
+pub(super) fn routes(router: Router<SysState>) -> Router<SysState> {
+    router
+        .path(Path::new("internal/ui/mounts").read(list_visible))
+        .path(Path::new("internal/ui/mounts/{path*}").read(read_mount))
+}
+
+fn preflight_denied(path: &str) -> Error {
+    Error::Forbidden(format!(
+        "preflight capability check returned 403, please ensure client's policies grant access to path \"{path}\""
+    ))
+}
+
+async fn read_mount(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
+    let core = state.core()?;
+    let path = req.capture("path").to_string();
+    let table = core.mount_table()?;
+    let Some((mounted, _)) = table.resolve(&path) else {
+        return Err(preflight_denied(&format!("{}/", path.trim_end_matches('/'))));
+    };
+    // Deny by default: the caller needs some access inside the mount. Until ACL policies
+    // exist, only root tokens hold any.
+    if !req.inner.caller.policies.iter().any(|p| p == "root") {
+        return Err(preflight_denied(&mounted.prefix));
+    }
+    let mut entry = mounted.entry.to_json();
+    entry["path"] = json!(mounted.entry.path);
+    Ok(Some(Response::json(entry)))
+}
+
+async fn list_visible(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
+    let core = state.core()?;
+    let table = core.mount_table()?;
+    let is_root = req.inner.caller.policies.iter().any(|p| p == "root");
+    let mut secret = serde_json::Map::new();
+    let mut auth = serde_json::Map::new();
+    for m in table.iter() {
+        if is_root || m.entry.config.listing_visibility == "unauth" {
+            let target = if m.is_auth { &mut auth } else { &mut secret };
+            target.insert(m.entry.path.clone(), m.entry.to_json());
+        }
+    }
+    Ok(Some(Response::json(json!({"secret": Value::Object(secret), "auth": Value::Object(auth)}))))
+}
