@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+mod expiry;
 mod lifecycle;
 mod mount_ops;
 mod mounts;
@@ -15,7 +16,6 @@ mod pipeline;
 mod seal;
 mod sys;
 mod token;
-mod token_routes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -27,7 +27,7 @@ use coffer_storage::SharedStorage;
 
 pub use mounts::{MountConfig, MountEntry, MountTable, Mounted, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL};
 pub use seal::{InitResult, SealStatus};
-pub use token::{TokenEntry, TokenStore};
+pub use token::{CreateParams, TokenEntry, TokenStore};
 
 /// Engine factories by type name (`"kv" -> coffer_kv::factory`).
 #[derive(Clone, Default)]
@@ -81,6 +81,8 @@ pub struct Core {
     lifecycle: tokio::sync::Mutex<()>,
     sys_backend: Arc<dyn Backend>,
     token_backend: Arc<dyn Backend>,
+    /// A weak handle on itself, for background tasks.
+    me: Weak<Core>,
 }
 
 impl Core {
@@ -95,7 +97,8 @@ impl Core {
             unseal_progress: std::sync::Mutex::new(seal::UnsealProgress::default()),
             lifecycle: tokio::sync::Mutex::new(()),
             sys_backend: sys::backend(weak.clone()),
-            token_backend: token_routes::backend(weak.clone()),
+            token_backend: token::backend(weak.clone()),
+            me: weak.clone(),
         })
     }
 

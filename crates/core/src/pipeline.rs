@@ -22,8 +22,9 @@ impl Core {
         };
 
         let unauthenticated = SpecialPaths::matches(&mounted.special.unauthenticated, &relative);
-        let token = match req.token.as_ref().filter(|t| !t.is_empty()) {
-            Some(t) => active.tokens.lookup(t.expose()).await?,
+        let token_hash = req.token.as_ref().filter(|t| !t.is_empty()).map(|t| active.tokens.hash(t.expose()));
+        let token = match &token_hash {
+            Some(hash) => active.tokens.lookup_hash(hash).await?,
             None => None,
         };
         if !unauthenticated {
@@ -34,14 +35,20 @@ impl Core {
                 sudo: SpecialPaths::matches(&mounted.special.sudo, &relative),
             };
             authorize(entry, &mounted, &access)?;
+            if entry.num_uses > 0 {
+                if let Some(hash) = &token_hash {
+                    active.tokens.use_once(hash).await?;
+                }
+            }
         }
 
         let caller = token
             .map(|t| Caller {
-                accessor: t.accessor,
-                display_name: t.display_name,
-                policies: t.policies,
-                entity_id: t.entity_id,
+                accessor: t.accessor.clone(),
+                display_name: t.display_name.clone(),
+                policies: t.policies.clone(),
+                entity_id: t.entity_id.clone(),
+                sudo: t.is_root(),
             })
             .unwrap_or_default();
         let operation = req.operation;

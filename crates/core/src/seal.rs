@@ -274,13 +274,15 @@ impl Core {
         };
         let table = self.load_mount_table().await?;
         let tokens = TokenStore::open(View::new(self.barrier.clone(), "sys/token/").shared()).await?;
-        self.active.store(Some(Arc::new(Active {
+        let active = Arc::new(Active {
             mounts: ArcSwap::from_pointee(table),
             tokens,
             cluster_name: cluster.name,
             cluster_id: cluster.id,
             mount_lock: tokio::sync::Mutex::new(()),
-        })));
+        });
+        self.active.store(Some(active.clone()));
+        crate::expiry::spawn(self.me.clone(), Arc::downgrade(&active));
         Ok(())
     }
 

@@ -23,6 +23,8 @@ pub struct Caller {
     pub policies: Vec<String>,
     /// The identity entity id, "" when none.
     pub entity_id: String,
+    /// Whether the caller's policies grant `sudo` on the requested path (root always does).
+    pub sudo: bool,
 }
 
 /// A request routed to a backend: the path is relative to the mount.

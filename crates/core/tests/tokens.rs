@@ -1,0 +1,138 @@
+//! The token store through the core: create, lookup, renew, revoke cascades, orphans, uses,
+//! roles and expiry.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use coffer_core::{Core, CoreConfig, Registry};
+use coffer_storage::MemoryStorage;
+use coffer_types::{Error, Operation, Request, Response};
+use serde_json::{Value, json};
+
+async fn dev() -> Arc<Core> {
+    let core = Core::new(Arc::new(MemoryStorage::new()), Registry::new(), CoreConfig { storage_type: "inmem".into() });
+    core.init_dev(Some("root"), &[]).await.unwrap();
+    core
+}
+
+async fn call(core: &Core, token: &str, op: Operation, path: &str, data: Value) -> Result<Response, Error> {
+    let data = data.as_object().cloned().unwrap_or_default();
+    core.handle(Request::new(op, path).with_token(token).with_data(data)).await
+}
+
+async fn create(core: &Core, token: &str, data: Value) -> (String, Response) {
+    let r = call(core, token, Operation::Update, "auth/token/create", data).await.unwrap();
+    (r.auth.as_ref().unwrap().client_token.expose().to_string(), r)
+}
+
+async fn lookup(core: &Core, token: &str) -> Result<Value, Error> {
+    let r = call(core, "root", Operation::Update, "auth/token/lookup", json!({ "token": token })).await?;
+    Ok(Value::Object(r.data.unwrap()))
+}
+
+#[tokio::test]
+async fn create_lookup_and_defaults() {
+    let core = dev().await;
+    let (child, r) = create(&core, "root", json!({"policies": ["App", "app"], "ttl": "1h", "meta": {"team": "a"}})).await;
+    let auth = r.auth.unwrap();
+    assert!(child.starts_with("s.") && child.len() == 26);
+    assert_eq!(auth.policies, vec!["app", "default"]);
+    assert_eq!(auth.lease_duration, 3600);
+    assert!(auth.renewable && !auth.orphan);
+    let info = lookup(&core, &child).await.unwrap();
+    assert_eq!(info["path"], "auth/token/create");
+    assert_eq!(info["display_name"], "token");
+    assert_eq!(info["meta"], json!({"team": "a"}));
+    assert_eq!(info["creation_ttl"], 3600);
+    let unknown = lookup(&core, "s.nope").await.unwrap_err();
+    assert_eq!(unknown, Error::Forbidden("bad token".into()));
+    // TTL above the max is capped with a warning.
+    let (_, r) = create(&core, "root", json!({"policies": ["x"], "ttl": "100000h"})).await;
+    assert_eq!(r.auth.unwrap().lease_duration, 768 * 3600);
+    assert!(r.warnings[0].contains("exceeded the effective max_ttl"), "{:?}", r.warnings);
+    // Root children without a TTL never expire.
+    let (_, r) = create(&core, "root", json!({})).await;
+    assert_eq!(r.auth.unwrap().lease_duration, 0);
+}
+
+#[tokio::test]
+async fn revoking_a_parent_revokes_children_unless_orphaned() {
+    let core = dev().await;
+    let (parent, _) = create(&core, "root", json!({"policies": ["p"]})).await;
+    let (child, _) = create(&core, "root", json!({"policies": ["p"]})).await;
+    let (grandchild, _) = create(&core, "root", json!({"policies": ["p"], "no_parent": true})).await;
+    assert_eq!(lookup(&core, &grandchild).await.unwrap()["orphan"], true);
+    call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": parent})).await.unwrap();
+    assert!(lookup(&core, &parent).await.is_err());
+    assert!(lookup(&core, &child).await.is_ok());
+
+    // A root child with its own children: revoke cascades; revoke-orphan does not.
+    let (mid, _) = create(&core, "root", json!({})).await;
+    let (leaf, _) = create(&core, &mid, json!({"policies": ["q"]})).await;
+    assert_eq!(lookup(&core, &leaf).await.unwrap()["orphan"], false);
+    call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": mid})).await.unwrap();
+    assert!(lookup(&core, &leaf).await.is_err(), "child revoked with its parent");
+
+    let (mid, _) = create(&core, "root", json!({})).await;
+    let (leaf, _) = create(&core, &mid, json!({"policies": ["q"]})).await;
+    call(&core, "root", Operation::Update, "auth/token/revoke-orphan", json!({"token": mid})).await.unwrap();
+    assert!(lookup(&core, &mid).await.is_err());
+    assert_eq!(lookup(&core, &leaf).await.unwrap()["orphan"], true);
+    // Unknown tokens revoke fine.
+    assert!(call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": "s.x"})).await.is_ok());
+}
+
+#[tokio::test]
+async fn renew_accessors_and_roles() {
+    let core = dev().await;
+    let (t, r) = create(&core, "root", json!({"policies": ["a"], "ttl": "10m", "explicit_max_ttl": "1h"})).await;
+    let accessor = r.auth.unwrap().accessor;
+    let renewed = call(&core, "root", Operation::Update, "auth/token/renew", json!({"token": t, "increment": "30m"})).await.unwrap();
+    assert_eq!(renewed.auth.unwrap().lease_duration, 1800);
+    let capped = call(&core, "root", Operation::Update, "auth/token/renew", json!({"token": t, "increment": "5h"})).await.unwrap();
+    assert!(capped.auth.unwrap().lease_duration <= 3600);
+    assert!(!capped.warnings.is_empty());
+    let by_accessor = call(&core, "root", Operation::Update, "auth/token/lookup-accessor", json!({"accessor": accessor})).await.unwrap();
+    assert_eq!(by_accessor.data.unwrap()["id"], "");
+    let root_renew = call(&core, "root", Operation::Update, "auth/token/renew-self", json!({})).await.unwrap_err();
+    assert_eq!(root_renew, Error::invalid("lease is not renewable"));
+    let list = call(&core, "root", Operation::List, "auth/token/accessors/", json!({})).await.unwrap();
+    assert!(list.data.unwrap()["keys"].as_array().unwrap().contains(&json!(accessor)));
+    let gone = call(&core, "root", Operation::Update, "auth/token/revoke-accessor", json!({"accessor": accessor})).await.unwrap();
+    assert!(gone.is_empty());
+    let again = call(&core, "root", Operation::Update, "auth/token/revoke-accessor", json!({"accessor": accessor})).await.unwrap();
+    assert_eq!(again.warnings, vec!["No token found with this accessor"]);
+
+    call(&core, "root", Operation::Update, "auth/token/roles/web", json!({"allowed_policies": "web,base", "token_period": "1h"})).await.unwrap();
+    let role = call(&core, "root", Operation::Read, "auth/token/roles/web", json!({})).await.unwrap();
+    assert_eq!(role.data.unwrap()["allowed_policies"], json!(["base", "web"]));
+    let (rt, r) = create_on(&core, "auth/token/create/web", json!({})).await;
+    let auth = r.auth.unwrap();
+    assert_eq!(auth.policies, vec!["base", "default", "web"]);
+    assert_eq!(auth.lease_duration, 3600);
+    assert_eq!(lookup(&core, &rt).await.unwrap()["path"], "auth/token/create/web");
+    let refused = call(&core, "root", Operation::Update, "auth/token/create/web", json!({"policies": ["admin"]})).await;
+    assert!(refused.is_err());
+}
+
+async fn create_on(core: &Core, path: &str, data: Value) -> (String, Response) {
+    let r = call(core, "root", Operation::Update, path, data).await.unwrap();
+    (r.auth.as_ref().unwrap().client_token.expose().to_string(), r)
+}
+
+#[tokio::test]
+async fn uses_and_expiry() {
+    let core = dev().await;
+    let (t, _) = create(&core, "root", json!({"num_uses": 2})).await;
+    assert!(call(&core, &t, Operation::Read, "sys/mounts", json!({})).await.is_ok());
+    assert_eq!(lookup(&core, &t).await.unwrap()["num_uses"], 1);
+    assert!(call(&core, &t, Operation::Read, "sys/mounts", json!({})).await.is_ok());
+    assert_eq!(call(&core, &t, Operation::Read, "sys/mounts", json!({})).await.unwrap_err(), Error::PermissionDenied);
+
+    let (short, _) = create(&core, "root", json!({"ttl": "1s", "policies": ["x"]})).await;
+    assert!(lookup(&core, &short).await.is_ok());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(lookup(&core, &short).await.is_err(), "expired tokens stop working at once");
+    let list = call(&core, "root", Operation::List, "auth/token/accessors/", json!({})).await.unwrap();
+    assert_eq!(list.data.unwrap()["keys"].as_array().unwrap().len(), 1, "only root is left after cleanup");
+}
