@@ -1,24 +1,28 @@
-//! Authorization of a request against the caller's token. Deny by default: today only the
-//! root policy grants access; compiled ACL policies plug in here (same code for every mount).
+//! Authorization of a request against the caller's token: the compiled ACL of its policies
+//! decides, deny by default; `sudo` is required in addition on root-protected paths. The same
+//! code runs for every mount.
 
-use coffer_types::{Error, Operation, Result};
+use coffer_policy::Acl;
+use coffer_types::{Error, Map, Operation, Result};
 
-use crate::mounts::Mounted;
-use crate::token::TokenEntry;
-
-/// What is being asked for: the full path, the operation, and whether the path needs `sudo`.
+/// What is being asked for.
 pub(crate) struct AccessRequest<'a> {
+    /// The full request path.
     pub path: &'a str,
+    /// The operation after the create/update decision.
     pub operation: Operation,
-    pub sudo: bool,
+    /// Whether the path is root-protected.
+    pub sudo_required: bool,
+    /// The request data (for parameter constraints).
+    pub data: &'a Map,
 }
 
-/// Allows or denies `access` for `token`. Root may do everything; every other token is
-/// denied until policies grant it something.
-pub(crate) fn authorize(token: &TokenEntry, _mount: &Mounted, access: &AccessRequest<'_>) -> Result<()> {
-    if token.is_root() {
-        return Ok(());
+/// Allows or denies `access`; on success returns whether the caller holds `sudo` there.
+pub(crate) fn authorize(acl: &Acl, access: &AccessRequest<'_>) -> Result<bool> {
+    let decision = acl.check(access.path, access.operation, access.data);
+    if !decision.allowed || (access.sudo_required && !decision.sudo) {
+        tracing::debug!(path = access.path, operation = access.operation.as_str(), "acl: denied");
+        return Err(Error::PermissionDenied);
     }
-    tracing::debug!(path = access.path, operation = access.operation.as_str(), sudo = access.sudo, "acl: denied");
-    Err(Error::PermissionDenied)
+    Ok(decision.sudo)
 }

@@ -13,6 +13,7 @@ mod lifecycle;
 mod mount_ops;
 mod mounts;
 mod pipeline;
+mod policy_store;
 mod seal;
 mod sys;
 mod token;
@@ -26,6 +27,7 @@ use coffer_framework::{Backend, Factory};
 use coffer_storage::SharedStorage;
 
 pub use mounts::{MountConfig, MountEntry, MountTable, Mounted, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL};
+pub use policy_store::{PolicyStore, StoredPolicy};
 pub use seal::{InitResult, SealStatus};
 pub use token::{CreateParams, TokenEntry, TokenStore};
 
@@ -63,6 +65,7 @@ pub struct CoreConfig {
 struct Active {
     mounts: ArcSwap<MountTable>,
     tokens: TokenStore,
+    policies: policy_store::PolicyStore,
     cluster_name: String,
     cluster_id: String,
     /// Serialises mount table changes (enable, disable, tune); never taken by requests.

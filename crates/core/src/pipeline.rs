@@ -1,5 +1,6 @@
 //! The request pipeline, top to bottom: lifecycle endpoints → resolve the mount →
-//! authenticate → authorize → dispatch → map empty answers to Vault's statuses.
+//! authenticate → authorize (create vs update by the existence check) → dispatch → map empty
+//! answers to Vault's statuses.
 
 use coffer_framework::{BackendRequest, Caller, SpecialPaths};
 use coffer_types::{Error, Operation, Request, Response, Result};
@@ -22,47 +23,60 @@ impl Core {
         };
 
         let unauthenticated = SpecialPaths::matches(&mounted.special.unauthenticated, &relative);
-        let token_hash = req.token.as_ref().filter(|t| !t.is_empty()).map(|t| active.tokens.hash(t.expose()));
+        let token_hash =
+            req.token.as_ref().filter(|t| !t.is_empty()).map(|t| active.tokens.hash(t.expose()));
         let token = match &token_hash {
             Some(hash) => active.tokens.lookup_hash(hash).await?,
             None => None,
         };
-        if !unauthenticated {
-            let entry = token.as_ref().ok_or(Error::PermissionDenied)?;
-            let access = AccessRequest {
-                path: &req.path,
-                operation: req.operation,
-                sudo: SpecialPaths::matches(&mounted.special.sudo, &relative),
-            };
-            authorize(entry, &mounted, &access)?;
-            if entry.num_uses > 0 {
-                if let Some(hash) = &token_hash {
-                    active.tokens.use_once(hash).await?;
-                }
-            }
+        if !unauthenticated && token.is_none() {
+            return Err(Error::PermissionDenied);
         }
-
-        let caller = token
-            .map(|t| Caller {
-                accessor: t.accessor.clone(),
-                display_name: t.display_name.clone(),
-                policies: t.policies.clone(),
-                entity_id: t.entity_id.clone(),
-                sudo: t.is_root(),
-            })
-            .unwrap_or_default();
-        let operation = req.operation;
-        let client_token = if mounted.entry.engine_type == "token" { req.token } else { None };
-        let backend_request = BackendRequest {
-            operation,
+        // The token store and sys (capabilities-self) see the caller's own token; engines never.
+        let sees_token = matches!(mounted.entry.engine_type.as_str(), "token" | "system");
+        let mut backend_request = BackendRequest {
+            operation: req.operation,
             path: relative,
             data: req.data,
             storage: mounted.storage.clone(),
             mount_point: mounted.prefix.clone(),
             request_id: req.id,
-            caller,
-            client_token,
+            caller: Caller::default(),
+            client_token: if sees_token { req.token } else { None },
         };
+
+        if let Some(entry) = &token {
+            let mut sudo = entry.is_root();
+            if !unauthenticated && !entry.is_root() {
+                if backend_request.operation == Operation::Update
+                    && mounted.backend.exists(&backend_request).await? == Some(false)
+                {
+                    backend_request.operation = Operation::Create;
+                }
+                let acl = active.policies.acl(&entry.policies);
+                let access = AccessRequest {
+                    path: &req.path,
+                    operation: backend_request.operation,
+                    sudo_required: SpecialPaths::matches(&mounted.special.sudo, &backend_request.path),
+                    data: &backend_request.data,
+                };
+                sudo = authorize(&acl, &access)?;
+            }
+            if !unauthenticated && entry.num_uses > 0 {
+                if let Some(hash) = &token_hash {
+                    active.tokens.use_once(hash).await?;
+                }
+            }
+            backend_request.caller = Caller {
+                accessor: entry.accessor.clone(),
+                display_name: entry.display_name.clone(),
+                policies: entry.policies.clone(),
+                entity_id: entry.entity_id.clone(),
+                sudo,
+            };
+        }
+
+        let operation = backend_request.operation;
         let response = mounted.backend.handle(backend_request).await?;
         finish(operation, response)
     }

@@ -3,6 +3,7 @@
 
 mod keys;
 mod mounts;
+mod policies;
 mod ui_mounts;
 
 use std::sync::{Arc, Weak};
@@ -43,5 +44,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = mounts::routes(router);
     let router = keys::routes(router);
     let router = ui_mounts::routes(router);
+    let router = policies::routes(router);
     Arc::new(router)
 }

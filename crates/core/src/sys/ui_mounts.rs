@@ -28,9 +28,9 @@ async fn read_mount(state: Arc<SysState>, req: Req) -> Result<Option<Response>> 
     let Some((mounted, _)) = table.resolve(&path) else {
         return Err(preflight_denied(&format!("{}/", path.trim_end_matches('/'))));
     };
-    // Deny by default: the caller needs some access inside the mount. Until ACL policies
-    // exist, only root tokens hold any.
-    if !req.inner.caller.policies.iter().any(|p| p == "root") {
+    // Deny by default: the caller needs some capability on some path inside the mount.
+    let acl = core.active()?.policies.acl(&req.inner.caller.policies);
+    if req.inner.caller.policies.is_empty() || !acl.any_capability_under(&mounted.prefix) {
         return Err(preflight_denied(&mounted.prefix));
     }
     let mut entry = mounted.entry.to_json();
@@ -41,11 +41,12 @@ async fn read_mount(state: Arc<SysState>, req: Req) -> Result<Option<Response>> 
 async fn list_visible(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
     let core = state.core()?;
     let table = core.mount_table()?;
-    let is_root = req.inner.caller.policies.iter().any(|p| p == "root");
+    let acl = core.active()?.policies.acl(&req.inner.caller.policies);
+    let has_token = !req.inner.caller.policies.is_empty();
     let mut secret = serde_json::Map::new();
     let mut auth = serde_json::Map::new();
     for m in table.iter() {
-        if is_root || m.entry.config.listing_visibility == "unauth" {
+        if m.entry.config.listing_visibility == "unauth" || (has_token && acl.any_capability_under(&m.prefix)) {
             let target = if m.is_auth { &mut auth } else { &mut secret };
             target.insert(m.entry.path.clone(), m.entry.to_json());
         }
