@@ -161,7 +161,7 @@ async fn enable(state: &SysState, req: &Req, auth: bool) -> Result<Option<Respon
     }
     let engine_type = req.str("type")?;
     if engine_type.is_empty() {
-        return Err(Error::invalid("missing required field \"type\""));
+        return Err(Error::invalid("backend type must be specified as a string"));
     }
     let accessor_prefix = if auth { "auth_" } else { "" };
     let mut entry = MountEntry::new(&path, &engine_type, &req.str("description")?, accessor_prefix);

@@ -25,13 +25,14 @@ async fn read_mount(state: Arc<SysState>, req: Req) -> Result<Option<Response>> 
     let core = state.core()?;
     let path = req.capture("path").to_string();
     let table = core.mount_table()?;
+    let shown = format!("{}/", path.trim_end_matches('/'));
     let Some((mounted, _)) = table.resolve(&path) else {
-        return Err(preflight_denied(&format!("{}/", path.trim_end_matches('/'))));
+        return Err(preflight_denied(&shown));
     };
     // Deny by default: the caller needs some capability on some path inside the mount.
     let acl = core.active()?.policies.acl(&req.inner.caller.policies);
     if req.inner.caller.policies.is_empty() || !acl.any_capability_under(&mounted.prefix) {
-        return Err(preflight_denied(&mounted.prefix));
+        return Err(preflight_denied(&shown));
     }
     let mut entry = mounted.entry.to_json();
     entry["path"] = json!(mounted.entry.path);
