@@ -183,10 +183,14 @@ mod tests {
     fn parses_vault_shaped_config() {
         let c = Config::parse(
             r#"
-            storage "raft" { path = "/tmp/x"
-              node_id = "n1" }
-            listener "tcp" { address = "127.0.0.1:8300"
-              tls_disable = "true" }
+            storage "raft" {
+              path    = "/tmp/x"
+              node_id = "n1"
+            }
+            listener "tcp" {
+              address     = "127.0.0.1:8300"
+              tls_disable = "true"
+            }
             api_addr = "http://127.0.0.1:8300"
             disable_mlock = true
             "#,
