@@ -10,6 +10,7 @@
 mod acl;
 mod expiry;
 mod lifecycle;
+mod login;
 mod mount_ops;
 mod mounts;
 mod pipeline;
@@ -35,6 +36,7 @@ pub use token::{CreateParams, TokenEntry, TokenStore};
 #[derive(Clone, Default)]
 pub struct Registry {
     secrets: HashMap<String, Factory>,
+    auth: HashMap<String, Factory>,
 }
 
 impl Registry {
@@ -49,8 +51,18 @@ impl Registry {
         self
     }
 
+    /// Registers an auth method type (builder style).
+    pub fn auth(mut self, method_type: &str, factory: Factory) -> Self {
+        self.auth.insert(method_type.to_string(), factory);
+        self
+    }
+
     fn secrets_factory(&self, engine_type: &str) -> Option<Factory> {
         self.secrets.get(engine_type).copied()
+    }
+
+    fn auth_factory(&self, method_type: &str) -> Option<Factory> {
+        self.auth.get(method_type).copied()
     }
 }
 

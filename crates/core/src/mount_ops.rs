@@ -73,11 +73,10 @@ impl Core {
         let backend = match (entry.engine_type.as_str(), is_auth) {
             ("system", false) => self.sys_backend.clone(),
             ("token", true) => self.token_backend.clone(),
-            (t, false) => {
-                let factory = self
-                    .registry
-                    .secrets_factory(t)
-                    .ok_or_else(|| Error::invalid(format!("plugin not found in the catalog: {t}")))?;
+            (t, is_auth) => {
+                let factory = if is_auth { self.registry.auth_factory(t) } else { self.registry.secrets_factory(t) };
+                let factory =
+                    factory.ok_or_else(|| Error::invalid(format!("plugin not found in the catalog: {t}")))?;
                 factory(BackendConfig {
                     mount_path: entry.path.clone(),
                     engine_type: t.to_string(),
@@ -85,7 +84,6 @@ impl Core {
                     storage: storage.clone(),
                 })?
             }
-            (t, true) => return Err(Error::invalid(format!("plugin not found in the catalog: {t}"))),
         };
         let prefix = if is_auth { format!("auth/{}", entry.path) } else { entry.path.clone() };
         Ok(Arc::new(Mounted {

@@ -77,7 +77,14 @@ impl Core {
         }
 
         let operation = backend_request.operation;
-        let response = mounted.backend.handle(backend_request).await?;
+        let mut response = mounted.backend.handle(backend_request).await?;
+        if let Some(login) = response.as_mut().and_then(|r| r.login.take()) {
+            if !mounted.is_auth {
+                return Err(Error::internal("a secrets engine answered with a login"));
+            }
+            let auth = self.issue_login_token(&active, &mounted, &req.path, login).await?;
+            response.get_or_insert_with(Response::default).auth = Some(auth);
+        }
         finish(operation, response)
     }
 }

@@ -71,6 +71,36 @@ fn expose_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S:
     s.serialize_str(secret.expose())
 }
 
+/// A successful login, as an auth method reports it. The core turns it into a token (an
+/// orphan carrying these settings) and renders the `auth` block.
+#[derive(Debug, Clone, Default)]
+pub struct Login {
+    /// Policies for the token (`default` is added unless `no_default_policy`).
+    pub policies: Vec<String>,
+    /// Token metadata (shown in `auth.metadata` and lookups).
+    pub metadata: Map,
+    /// Display name (`approle`, `kubernetes-ns-sa`, ...).
+    pub display_name: String,
+    /// TTL in seconds (0 = the mount's default).
+    pub ttl: i64,
+    /// Maximum TTL in seconds (0 = the mount's maximum).
+    pub max_ttl: i64,
+    /// Period in seconds (0 = not periodic).
+    pub period: i64,
+    /// Hard cap in seconds (0 = none).
+    pub explicit_max_ttl: i64,
+    /// Uses of the token (0 = unlimited).
+    pub num_uses: i64,
+    /// Leave out the `default` policy.
+    pub no_default_policy: bool,
+    /// CIDRs the token may be used from (empty = anywhere).
+    pub bound_cidrs: Vec<String>,
+    /// The identity alias of the caller (name and metadata), when the method has one.
+    pub alias_name: String,
+    /// Alias metadata.
+    pub alias_metadata: Map,
+}
+
 /// What a handler returns; the server turns it into the envelope or a raw body.
 #[derive(Debug, Clone, Default)]
 pub struct Response {
@@ -88,6 +118,8 @@ pub struct Response {
     pub status: Option<u16>,
     /// How to render it.
     pub shape: ResponseShape,
+    /// A login for the core to turn into a token (auth methods only).
+    pub login: Option<Login>,
 }
 
 impl Response {
@@ -129,5 +161,6 @@ impl Response {
             && self.lease.is_none()
             && self.raw.is_none()
             && self.status.is_none()
+            && self.login.is_none()
     }
 }

@@ -1,0 +1,66 @@
+//! An auth method's login becomes an orphan token with the method's settings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use coffer_core::{Core, CoreConfig, MountEntry, Registry};
+use coffer_framework::{Backend, BackendConfig, Path, Req, Router, SpecialPaths};
+use coffer_storage::MemoryStorage;
+use coffer_types::{Error, Login, Operation, Request, Response, Result};
+use serde_json::json;
+
+async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
+    if req.data().get("password").and_then(|v| v.as_str()) != Some("right") {
+        return Err(Error::invalid("invalid credentials"));
+    }
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("user".into(), json!("alice"));
+    let login = Login {
+        policies: vec!["App".into()],
+        metadata,
+        display_name: "fake-alice".into(),
+        ttl: 600,
+        max_ttl: 1200,
+        ..Login::default()
+    };
+    Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+fn fake(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(
+        Router::new(Arc::new(()))
+            .special_paths(SpecialPaths { unauthenticated: vec!["login".into()], sudo: vec![] })
+            .path(Path::new("login").write(login)),
+    ))
+}
+
+#[tokio::test]
+async fn login_issues_an_orphan_token() {
+    let registry = Registry::new().auth("fake", fake);
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig { storage_type: "inmem".into() });
+    core.init_dev(Some("root"), &[]).await.unwrap();
+    core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
+
+    let bad = Request::new(Operation::Update, "auth/fake/login").with_data(json!({"password": "wrong"}).as_object().cloned().unwrap());
+    assert!(core.handle(bad).await.is_err());
+    // A stale token on a login path is ignored.
+    let req = Request::new(Operation::Update, "auth/fake/login")
+        .with_token("stale")
+        .with_data(json!({"password": "right"}).as_object().cloned().unwrap());
+    let auth = core.handle(req).await.unwrap().auth.unwrap();
+    assert_eq!(auth.policies, vec!["app", "default"]);
+    assert_eq!(auth.lease_duration, 600);
+    assert!(auth.orphan && auth.renewable);
+    assert_eq!(auth.metadata.unwrap()["user"], "alice");
+
+    let token = auth.client_token.expose().to_string();
+    let me = core.handle(Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token)).await.unwrap();
+    let data = me.data.unwrap();
+    assert_eq!(data["path"], "auth/fake/login");
+    assert_eq!(data["display_name"], "fake-alice");
+    let renewed = core
+        .handle(Request::new(Operation::Update, "auth/token/renew-self").with_token(&token).with_data(json!({"increment": "1h"}).as_object().cloned().unwrap()))
+        .await
+        .unwrap();
+    assert!(renewed.auth.unwrap().lease_duration <= 1200, "renewal stays within the login's max_ttl");
+}
