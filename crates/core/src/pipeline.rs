@@ -43,6 +43,7 @@ impl Core {
             request_id: req.id,
             caller: Caller::default(),
             client_token: if sees_token { req.token } else { None },
+            remote_addr: req.remote_addr,
         };
 
         if let Some(entry) = &token {

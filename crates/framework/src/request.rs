@@ -46,6 +46,8 @@ pub struct BackendRequest {
     pub caller: Caller,
     /// The caller's own token: set only for the token store's routes, `None` for engines.
     pub client_token: Option<coffer_types::SecretString>,
+    /// The peer's address, when known (CIDR bindings).
+    pub remote_addr: Option<std::net::SocketAddr>,
 }
 
 /// What a route handler receives: the backend request plus the route's captures and typed
