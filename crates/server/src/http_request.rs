@@ -140,7 +140,19 @@ pub(crate) fn build_request(
     body: &Bytes,
     remote: Option<std::net::SocketAddr>,
 ) -> Result<Request> {
+    let is_ocsp = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.eq_ignore_ascii_case("application/ocsp-request"));
     let data = match head.operation {
+        // OCSP requests are raw DER: the engine gets them base64-encoded.
+        Operation::Update if is_ocsp => {
+            use base64::Engine as _;
+            let mut map = Map::new();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(body);
+            map.insert("http_raw_body".into(), Value::String(encoded));
+            map
+        }
         Operation::Update | Operation::Patch => parse_body(headers, body)?,
         _ => {
             let mut query = parse_query(uri.query());
