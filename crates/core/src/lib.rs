@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+mod audit;
 mod expiry;
 mod lifecycle;
 mod login;
@@ -78,6 +79,7 @@ struct Active {
     mounts: ArcSwap<MountTable>,
     tokens: TokenStore,
     policies: policy_store::PolicyStore,
+    audit: Arc<coffer_audit::AuditBroker>,
     cluster_name: String,
     cluster_id: String,
     /// Serialises mount table changes (enable, disable, tune); never taken by requests.
@@ -98,6 +100,8 @@ pub struct Core {
     token_backend: Arc<dyn Backend>,
     /// A weak handle on itself, for background tasks.
     me: Weak<Core>,
+    /// Audit devices declared in the server configuration, enabled at every unseal.
+    declared_audit: std::sync::Mutex<Vec<coffer_audit::DeviceInfo>>,
 }
 
 impl Core {
@@ -114,7 +118,16 @@ impl Core {
             sys_backend: sys::backend(weak.clone()),
             token_backend: token::backend(weak.clone()),
             me: weak.clone(),
+            declared_audit: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Declares audit devices from the server configuration; they are enabled at every
+    /// unseal (their salts are persisted the first time).
+    pub fn declare_audit_devices(&self, devices: Vec<coffer_audit::DeviceInfo>) {
+        if let Ok(mut declared) = self.declared_audit.lock() {
+            *declared = devices;
+        }
     }
 
     /// Whether the core is sealed.

@@ -1,12 +1,18 @@
 //! The request pipeline, top to bottom: lifecycle endpoints → resolve the mount →
-//! authenticate → authorize (create vs update by the existence check) → dispatch → map empty
-//! answers to Vault's statuses.
+//! authenticate → authorize (create vs update by the existence check) → audit the request
+//! (fail closed) → dispatch → issue a login token → audit the response → map empty answers
+//! to Vault's statuses.
+
+use std::sync::Arc;
 
 use coffer_framework::{BackendRequest, Caller, SpecialPaths};
 use coffer_types::{Error, Operation, Request, Response, Result};
 
-use crate::Core;
 use crate::acl::{AccessRequest, authorize};
+use crate::audit::{audit_request, record, response_entry};
+use crate::mounts::Mounted;
+use crate::token::TokenEntry;
+use crate::{Active, Core};
 
 impl Core {
     /// Serves one logical request.
@@ -21,14 +27,49 @@ impl Core {
                 table.resolve(&req.path).ok_or_else(|| Error::NoRoute(req.path.clone()))?;
             (mounted.clone(), relative.to_string())
         };
-
-        let unauthenticated = SpecialPaths::matches(&mounted.special.unauthenticated, &relative);
         let token_hash =
             req.token.as_ref().filter(|t| !t.is_empty()).map(|t| active.tokens.hash(t.expose()));
         let token = match &token_hash {
             Some(hash) => active.tokens.lookup_hash(hash).await?,
             None => None,
         };
+        let audit = (!active.audit.is_empty()).then(|| audit_request(&req, &mounted, token.as_deref()));
+
+        let checked = self.check_access(&active, &mounted, req, relative, token.as_deref(), token_hash.as_deref()).await;
+        let backend_request = match checked {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(a) = &audit {
+                    record(&active.audit, coffer_audit::AuditEntry::request(a).with_error(e.to_string())).await?;
+                }
+                return Err(e);
+            }
+        };
+        if let Some(a) = &audit {
+            record(&active.audit, coffer_audit::AuditEntry::request(a)).await?;
+        }
+
+        let operation = backend_request.operation;
+        let path = format!("{}{}", mounted.prefix, backend_request.path);
+        let outcome = self.dispatch(&active, &mounted, backend_request, &path).await;
+        let outcome = outcome.and_then(|r| finish(operation, r));
+        if let Some(a) = &audit {
+            record(&active.audit, response_entry(a, &mounted, &outcome)).await?;
+        }
+        outcome
+    }
+
+    /// Authenticates and authorizes; returns the request for the backend.
+    async fn check_access(
+        &self,
+        active: &Active,
+        mounted: &Arc<Mounted>,
+        req: Request,
+        relative: String,
+        token: Option<&TokenEntry>,
+        token_hash: Option<&str>,
+    ) -> Result<BackendRequest> {
+        let unauthenticated = SpecialPaths::matches(&mounted.special.unauthenticated, &relative);
         if !unauthenticated && token.is_none() {
             return Err(Error::PermissionDenied);
         }
@@ -45,48 +86,55 @@ impl Core {
             client_token: if sees_token { req.token } else { None },
             remote_addr: req.remote_addr,
         };
-
-        if let Some(entry) = &token {
-            let mut sudo = entry.is_root();
-            if !unauthenticated && !entry.is_root() {
-                if backend_request.operation == Operation::Update
-                    && mounted.backend.exists(&backend_request).await? == Some(false)
-                {
-                    backend_request.operation = Operation::Create;
-                }
-                let acl = active.policies.acl(&entry.policies);
-                let access = AccessRequest {
-                    path: &req.path,
-                    operation: backend_request.operation,
-                    sudo_required: SpecialPaths::matches(&mounted.special.sudo, &backend_request.path),
-                    data: &backend_request.data,
-                };
-                sudo = authorize(&acl, &access)?;
+        let Some(entry) = token else { return Ok(backend_request) };
+        let mut sudo = entry.is_root();
+        if !unauthenticated && !entry.is_root() {
+            if backend_request.operation == Operation::Update
+                && mounted.backend.exists(&backend_request).await? == Some(false)
+            {
+                backend_request.operation = Operation::Create;
             }
-            if !unauthenticated && entry.num_uses > 0 {
-                if let Some(hash) = &token_hash {
-                    active.tokens.use_once(hash).await?;
-                }
-            }
-            backend_request.caller = Caller {
-                accessor: entry.accessor.clone(),
-                display_name: entry.display_name.clone(),
-                policies: entry.policies.clone(),
-                entity_id: entry.entity_id.clone(),
-                sudo,
+            let acl = active.policies.acl(&entry.policies);
+            let access = AccessRequest {
+                path: &req.path,
+                operation: backend_request.operation,
+                sudo_required: SpecialPaths::matches(&mounted.special.sudo, &backend_request.path),
+                data: &backend_request.data,
             };
+            sudo = authorize(&acl, &access)?;
         }
+        if !unauthenticated && entry.num_uses > 0 {
+            if let Some(hash) = token_hash {
+                active.tokens.use_once(hash).await?;
+            }
+        }
+        backend_request.caller = Caller {
+            accessor: entry.accessor.clone(),
+            display_name: entry.display_name.clone(),
+            policies: entry.policies.clone(),
+            entity_id: entry.entity_id.clone(),
+            sudo,
+        };
+        Ok(backend_request)
+    }
 
-        let operation = backend_request.operation;
+    /// Runs the engine and turns a login into a token.
+    async fn dispatch(
+        &self,
+        active: &Active,
+        mounted: &Mounted,
+        backend_request: BackendRequest,
+        path: &str,
+    ) -> Result<Option<Response>> {
         let mut response = mounted.backend.handle(backend_request).await?;
         if let Some(login) = response.as_mut().and_then(|r| r.login.take()) {
             if !mounted.is_auth {
                 return Err(Error::internal("a secrets engine answered with a login"));
             }
-            let auth = self.issue_login_token(&active, &mounted, &req.path, login).await?;
+            let auth = self.issue_login_token(active, mounted, path, login).await?;
             response.get_or_insert_with(Response::default).auth = Some(auth);
         }
-        finish(operation, response)
+        Ok(response)
     }
 }
 

@@ -276,10 +276,12 @@ impl Core {
         let tokens = TokenStore::open(View::new(self.barrier.clone(), "sys/token/").shared()).await?;
         let policies =
             crate::policy_store::PolicyStore::open(View::new(self.barrier.clone(), "sys/policy/").shared()).await?;
+        let audit = self.load_audit().await?;
         let active = Arc::new(Active {
             mounts: ArcSwap::from_pointee(table),
             tokens,
             policies,
+            audit,
             cluster_name: cluster.name,
             cluster_id: cluster.id,
             mount_lock: tokio::sync::Mutex::new(()),

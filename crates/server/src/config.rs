@@ -49,7 +49,7 @@ pub struct ListenerConfig {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The storage backend.
     pub storage: StorageConfig,
@@ -57,6 +57,8 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     /// The address clients should use.
     pub api_addr: Option<String>,
+    /// Audit devices declared here, enabled at every unseal.
+    pub audit: Vec<coffer_audit::DeviceInfo>,
 }
 
 fn bad(msg: impl Into<String>) -> ServerError {
@@ -120,7 +122,12 @@ impl Config {
         if listeners.is_empty() {
             return Err(bad("at least one listener \"tcp\" block is required"));
         }
-        Ok(Config { storage, listeners, api_addr: string_attr(&body, "api_addr")? })
+        let audit = body
+            .blocks()
+            .filter(|b| b.identifier.as_str() == "audit")
+            .map(parse_audit)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Config { storage, listeners, api_addr: string_attr(&body, "api_addr")?, audit })
     }
 }
 
@@ -142,6 +149,39 @@ fn parse_storage(block: &Block) -> Result<StorageConfig, ServerError> {
         }
         other => Err(bad(format!("unknown storage type {other:?}; use \"embedded\""))),
     }
+}
+
+/// `audit "file" "<path>" { description = "...", options { file_path = "..." } }`.
+fn parse_audit(block: &Block) -> Result<coffer_audit::DeviceInfo, ServerError> {
+    let device_type = label(block).ok_or_else(|| bad("audit block needs a type label"))?;
+    let path = block.labels.get(1).map(|l| l.as_str()).unwrap_or(device_type);
+    let body = &block.body;
+    let mut options = serde_json::Map::new();
+    let option_body = body.blocks().find(|b| b.identifier.as_str() == "options").map(|b| &b.body);
+    if let Some(ob) = option_body {
+        for attr in ob.attributes() {
+            let key = attr.key.as_str();
+            let value = string_attr(ob, key)?.unwrap_or_default();
+            options.insert(key.to_string(), serde_json::Value::String(value));
+        }
+    } else if let Some(Expression::Object(obj)) = attr(body, "options") {
+        for (k, v) in obj {
+            let value = match v {
+                Expression::String(s) => s.clone(),
+                Expression::Bool(b) => b.to_string(),
+                Expression::Number(n) => n.to_string(),
+                _ => return Err(bad("audit options must be strings")),
+            };
+            options.insert(k.to_string(), serde_json::Value::String(value));
+        }
+    }
+    Ok(coffer_audit::DeviceInfo {
+        device_type: device_type.to_string(),
+        description: string_attr(body, "description")?.unwrap_or_default(),
+        options,
+        path: coffer_audit::normalize_path(path),
+        local: bool_attr(body, "local")?,
+    })
 }
 
 fn parse_listener(block: &Block) -> Result<ListenerConfig, ServerError> {

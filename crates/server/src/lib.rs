@@ -83,6 +83,7 @@ fn dev_config(options: &ServerOptions) -> Config {
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
         }],
         api_addr: None,
+        audit: Vec::new(),
     }
 }
 
@@ -100,6 +101,7 @@ pub async fn run(options: ServerOptions) -> Result<(), ServerError> {
     };
     let (storage, storage_type) = open_storage(&config.storage)?;
     let core = Core::new(storage, registry(), CoreConfig { storage_type: storage_type.to_string() });
+    core.declare_audit_devices(config.audit.clone());
     let app = App::new(core.clone());
 
     let mut listeners = Vec::new();
@@ -135,6 +137,7 @@ pub async fn run(options: ServerOptions) -> Result<(), ServerError> {
     for l in listeners {
         tasks.push(tokio::spawn(l.serve(rx.clone())));
     }
+    spawn_reopen_on_sighup(core.clone());
     wait_for_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = tx.send(true);
@@ -143,6 +146,22 @@ pub async fn run(options: ServerOptions) -> Result<(), ServerError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// SIGHUP reopens the audit files (log rotation).
+fn spawn_reopen_on_sighup(core: Arc<Core>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reopening audit devices");
+                core.reopen_audit();
+            }
+        });
+    }
 }
 
 async fn wait_for_signal() {

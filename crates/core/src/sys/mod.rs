@@ -1,6 +1,7 @@
 //! The `sys/` backend (everything but the lifecycle endpoints, which answer while sealed),
 //! declared as routes like any engine. One file per path group.
 
+mod audit;
 mod keys;
 mod mounts;
 mod policies;
@@ -45,5 +46,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = keys::routes(router);
     let router = ui_mounts::routes(router);
     let router = policies::routes(router);
+    let router = audit::routes(router);
     Arc::new(router)
 }
