@@ -75,7 +75,7 @@ impl App {
                 response.headers_mut().insert("x-request-id", v);
             }
         }
-        tracing::info!(
+        tracing::debug!(
             request_id = %request_id,
             method = %method,
             path = %parts.uri.path(),
