@@ -53,6 +53,7 @@ impl Core {
             token_type: "service".into(),
             renewable: true,
             mount_max_ttl: max,
+            mount_accessor: mount.entry.accessor.clone(),
             ..TokenEntry::default()
         };
         let token = TokenStore::generate();

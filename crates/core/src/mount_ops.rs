@@ -145,6 +145,10 @@ impl Core {
         let table = current.without(prefix);
         self.persist_from(&table, mounted.is_auth).await?;
         active.mounts.store(Arc::new(table));
+        if mounted.is_auth {
+            let revoked = active.tokens.revoke_by_mount(&mounted.entry.accessor).await?;
+            tracing::info!(mount = %prefix, revoked, "auth mount disabled: its tokens are revoked");
+        }
         mounted.storage.delete_prefix("").await?;
         Ok(())
     }

@@ -63,4 +63,9 @@ async fn login_issues_an_orphan_token() {
         .await
         .unwrap();
     assert!(renewed.auth.unwrap().lease_duration <= 1200, "renewal stays within the login's max_ttl");
+
+    // Disabling the auth mount revokes the tokens its logins issued.
+    core.disable_mount("auth/fake/").await.unwrap();
+    let gone = core.handle(Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token)).await;
+    assert_eq!(gone.unwrap_err(), Error::PermissionDenied);
 }

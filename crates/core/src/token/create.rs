@@ -188,6 +188,7 @@ pub(crate) fn build(
         entity_id: String::new(),
         role: role.map(|r| r.name.clone()).unwrap_or_default(),
         mount_max_ttl: ctx.max_ttl,
+        mount_accessor: String::new(),
     };
     Ok((token, entry, warnings))
 }

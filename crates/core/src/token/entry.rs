@@ -57,6 +57,9 @@ pub struct TokenEntry {
     /// The maximum TTL of the mount that issued it, in seconds (caps renewals).
     #[serde(default)]
     pub mount_max_ttl: i64,
+    /// The accessor of the auth mount whose login created it ("" for the token store).
+    #[serde(default)]
+    pub mount_accessor: String,
 }
 
 fn rfc3339(unix: i64) -> String {

@@ -125,9 +125,23 @@ impl TokenStore {
         if entry.expire_time > 0 {
             ops.push(WriteOp::Put { key: expiry_key(entry.expire_time, &hash), value: Vec::new() });
         }
+        if !entry.mount_accessor.is_empty() {
+            ops.push(WriteOp::Put { key: format!("mount/{}/{hash}", entry.mount_accessor), value: Vec::new() });
+        }
         self.storage.batch(ops).await?;
         self.cache.invalidate(&hash);
         Ok(())
+    }
+
+    /// Revokes every token issued by logins on the auth mount with `mount_accessor`.
+    pub async fn revoke_by_mount(&self, mount_accessor: &str) -> Result<usize> {
+        let prefix = format!("mount/{mount_accessor}/");
+        let hashes = self.storage.list(&prefix).await?;
+        for hash in &hashes {
+            self.revoke_tree(hash).await?;
+        }
+        self.storage.delete_prefix(&prefix).await?;
+        Ok(hashes.len())
     }
 
     /// Replaces the entry of `hash`, moving its expiry index when the expiry changed.
@@ -238,6 +252,9 @@ impl TokenStore {
             }
             if entry.expire_time > 0 {
                 ops.push(WriteOp::Delete { key: expiry_key(entry.expire_time, hash) });
+            }
+            if !entry.mount_accessor.is_empty() {
+                ops.push(WriteOp::Delete { key: format!("mount/{}/{hash}", entry.mount_accessor) });
             }
         }
         self.storage.batch(ops).await?;
