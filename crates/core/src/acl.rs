@@ -17,6 +17,16 @@ pub(crate) struct AccessRequest<'a> {
     pub data: &'a Map,
 }
 
+/// The ACL of a token: its policies, templated paths rendered for its entity.
+pub(crate) async fn acl_for(active: &crate::Active, policies: &[String], entity_id: &str) -> Result<std::sync::Arc<Acl>> {
+    if !entity_id.is_empty() && active.policies.any_templated(policies) {
+        if let Some(entity) = active.identity.entity(entity_id).await? {
+            return Ok(active.policies.acl_for_entity(policies, &entity));
+        }
+    }
+    Ok(active.policies.acl(policies))
+}
+
 /// Allows or denies `access`; on success returns whether the caller holds `sudo` there.
 pub(crate) fn authorize(acl: &Acl, access: &AccessRequest<'_>) -> Result<bool> {
     let decision = acl.check(access.path, access.operation, access.data);

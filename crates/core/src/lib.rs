@@ -10,6 +10,7 @@
 mod acl;
 mod audit;
 mod expiry;
+mod identity;
 mod lifecycle;
 mod login;
 mod mount_ops;
@@ -28,6 +29,7 @@ use coffer_barrier::Barrier;
 use coffer_framework::{Backend, Factory};
 use coffer_storage::SharedStorage;
 
+pub use identity::{Alias, Entity, IdentityStore};
 pub use mounts::{MountConfig, MountEntry, MountTable, Mounted, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL};
 pub use policy_store::{PolicyStore, StoredPolicy};
 pub use seal::{InitResult, SealStatus};
@@ -79,6 +81,7 @@ struct Active {
     mounts: ArcSwap<MountTable>,
     tokens: TokenStore,
     policies: policy_store::PolicyStore,
+    identity: identity::IdentityStore,
     audit: Arc<coffer_audit::AuditBroker>,
     cluster_name: String,
     cluster_id: String,
@@ -98,6 +101,7 @@ pub struct Core {
     lifecycle: tokio::sync::Mutex<()>,
     sys_backend: Arc<dyn Backend>,
     token_backend: Arc<dyn Backend>,
+    identity_backend: Arc<dyn Backend>,
     /// A weak handle on itself, for background tasks.
     me: Weak<Core>,
     /// Audit devices declared in the server configuration, enabled at every unseal.
@@ -117,6 +121,7 @@ impl Core {
             lifecycle: tokio::sync::Mutex::new(()),
             sys_backend: sys::backend(weak.clone()),
             token_backend: token::backend(weak.clone()),
+            identity_backend: identity::backend(weak.clone()),
             me: weak.clone(),
             declared_audit: std::sync::Mutex::new(Vec::new()),
         })

@@ -56,6 +56,14 @@ impl Core {
             mount_accessor: mount.entry.accessor.clone(),
             ..TokenEntry::default()
         };
+        let mut entry = entry;
+        if !login.alias_name.is_empty() {
+            let entity = active
+                .identity
+                .login(&mount.entry.accessor, &mount.entry.engine_type, &mount.prefix, &login.alias_name, &login.alias_metadata)
+                .await?;
+            entry.entity_id = entity.id.clone();
+        }
         let token = TokenStore::generate();
         active.tokens.insert(&token, &entry).await?;
         Ok(entry.auth(&token, now))

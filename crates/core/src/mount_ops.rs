@@ -15,7 +15,10 @@ const AUTH_KEY: &str = "core/auth";
 
 /// The built-in secrets mounts every server has.
 fn default_mounts() -> Vec<MountEntry> {
-    vec![MountEntry::new("sys/", "system", "system endpoints used for control, policy and debugging", "")]
+    vec![
+        MountEntry::new("sys/", "system", "system endpoints used for control, policy and debugging", ""),
+        MountEntry::new("identity/", "identity", "identity store", ""),
+    ]
 }
 
 /// The built-in auth mounts every server has.
@@ -61,6 +64,7 @@ impl Core {
         let prefix = match (entry.engine_type.as_str(), is_auth) {
             ("system", _) => "sys/".to_string(),
             ("token", _) => "sys/token/".to_string(),
+            ("identity", _) => "sys/identity/".to_string(),
             (_, true) => format!("auth/{}/", entry.uuid),
             (_, false) => format!("logical/{}/", entry.uuid),
         };
@@ -73,6 +77,7 @@ impl Core {
         let backend = match (entry.engine_type.as_str(), is_auth) {
             ("system", false) => self.sys_backend.clone(),
             ("token", true) => self.token_backend.clone(),
+            ("identity", false) => self.identity_backend.clone(),
             (t, is_auth) => {
                 let factory = if is_auth { self.registry.auth_factory(t) } else { self.registry.secrets_factory(t) };
                 let factory =

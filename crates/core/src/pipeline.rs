@@ -94,7 +94,7 @@ impl Core {
             {
                 backend_request.operation = Operation::Create;
             }
-            let acl = active.policies.acl(&entry.policies);
+            let acl = crate::acl::acl_for(active, &entry.policies, &entry.entity_id).await?;
             let access = AccessRequest {
                 path: &req.path,
                 operation: backend_request.operation,

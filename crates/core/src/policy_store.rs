@@ -145,6 +145,40 @@ impl PolicyStore {
         name == "root" || self.parsed.load().contains_key(name)
     }
 
+    /// Whether any of `policies` has templated paths.
+    pub fn any_templated(&self, policies: &[String]) -> bool {
+        let parsed = self.parsed.load();
+        policies.iter().any(|p| parsed.get(p).is_some_and(|p| p.is_templated()))
+    }
+
+    /// The compiled ACL for a token with an entity: templated paths rendered for it. Cached
+    /// per policy set and entity version.
+    pub fn acl_for_entity(&self, policies: &[String], entity: &crate::identity::Entity) -> Arc<Acl> {
+        let mut key = policies.to_vec();
+        key.push(format!("\u{0}entity:{}:{}", entity.id, entity.last_update_time));
+        if let Some(acl) = self.acls.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return acl;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let ctx = entity.template_context();
+        let parsed = self.parsed.load();
+        let rendered: Vec<Policy> = policies.iter().filter_map(|p| parsed.get(p)).map(|p| p.render(&ctx)).collect();
+        let acl = Arc::new(Acl::new(&rendered));
+        self.remember(key, acl.clone(), generation);
+        acl
+    }
+
+    fn remember(&self, key: Vec<String>, acl: Arc<Acl>, generation: u64) {
+        if let Ok(mut acls) = self.acls.write() {
+            if self.generation.load(Ordering::Acquire) == generation {
+                if acls.len() > 10_000 {
+                    acls.clear();
+                }
+                acls.insert(key, acl);
+            }
+        }
+    }
+
     /// The compiled ACL for a set of policy names (sorted, as tokens store them).
     pub fn acl(&self, policies: &[String]) -> Arc<Acl> {
         if policies.iter().any(|p| p == "root") {
@@ -157,14 +191,7 @@ impl PolicyStore {
         let parsed = self.parsed.load();
         let selected: Vec<Arc<Policy>> = policies.iter().filter_map(|p| parsed.get(p).cloned()).collect();
         let acl = Arc::new(Acl::new(&selected));
-        if let Ok(mut acls) = self.acls.write() {
-            if self.generation.load(Ordering::Acquire) == generation {
-                if acls.len() > 10_000 {
-                    acls.clear();
-                }
-                acls.insert(policies.to_vec(), acl.clone());
-            }
-        }
+        self.remember(policies.to_vec(), acl.clone(), generation);
         acl
     }
 }

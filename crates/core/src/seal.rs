@@ -277,10 +277,12 @@ impl Core {
         let policies =
             crate::policy_store::PolicyStore::open(View::new(self.barrier.clone(), "sys/policy/").shared()).await?;
         let audit = self.load_audit().await?;
+        let identity = crate::identity::IdentityStore::new(View::new(self.barrier.clone(), "sys/identity/").shared());
         let active = Arc::new(Active {
             mounts: ArcSwap::from_pointee(table),
             tokens,
             policies,
+            identity,
             audit,
             cluster_name: cluster.name,
             cluster_id: cluster.id,

@@ -21,6 +21,7 @@ async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
         display_name: "fake-alice".into(),
         ttl: 600,
         max_ttl: 1200,
+        alias_name: "alice".into(),
         ..Login::default()
     };
     Ok(Some(Response { login: Some(login), ..Response::default() }))
@@ -68,4 +69,45 @@ async fn login_issues_an_orphan_token() {
     core.disable_mount("auth/fake/").await.unwrap();
     let gone = core.handle(Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token)).await;
     assert_eq!(gone.unwrap_err(), Error::PermissionDenied);
+}
+
+#[tokio::test]
+async fn logins_get_an_entity_and_templated_policies_render_for_it() {
+    let registry = Registry::new().auth("fake", fake);
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig { storage_type: "inmem".into() });
+    core.init_dev(Some("root"), &[]).await.unwrap();
+    core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
+    let accessor = core.mount_table().unwrap().get("auth/fake/").unwrap().entry.accessor.clone();
+    let policy = format!(
+        "path \"auth/token/roles/{{{{identity.entity.aliases.{accessor}.name}}}}\" {{ capabilities = [\"create\", \"update\", \"read\"] }}"
+    );
+    let write = Request::new(Operation::Update, "sys/policies/acl/app")
+        .with_token("root")
+        .with_data(json!({ "policy": policy }).as_object().cloned().unwrap());
+    core.handle(write).await.unwrap();
+
+    let login_once = || async {
+        let req = Request::new(Operation::Update, "auth/fake/login").with_data(json!({"password": "right"}).as_object().cloned().unwrap());
+        core.handle(req).await.unwrap().auth.unwrap()
+    };
+    let first = login_once().await;
+    let second = login_once().await;
+    assert!(!first.entity_id.is_empty());
+    assert_eq!(first.entity_id, second.entity_id, "the same alias finds the same entity");
+
+    // The login carries the templated `app` policy: it reaches the role named after its alias.
+    let token = first.client_token.expose().to_string();
+    let own = Request::new(Operation::Update, "auth/token/roles/alice").with_token(&token);
+    assert!(core.handle(own).await.is_ok());
+    let foreign = Request::new(Operation::Update, "auth/token/roles/bob").with_token(&token);
+    assert_eq!(core.handle(foreign).await.unwrap_err(), Error::PermissionDenied);
+    let entity = core
+        .handle(Request::new(Operation::Read, &format!("identity/entity/id/{}", first.entity_id)).with_token(&token))
+        .await
+        .expect("the default policy lets a token read its own entity");
+    let data = entity.data.unwrap();
+    assert_eq!(data["aliases"][0]["name"], "alice");
+    assert_eq!(data["aliases"][0]["mount_accessor"], accessor.as_str());
+    let other = core.handle(Request::new(Operation::Read, "identity/entity/id/someone-else").with_token(&token)).await;
+    assert_eq!(other.unwrap_err(), Error::PermissionDenied);
 }

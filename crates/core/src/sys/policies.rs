@@ -151,7 +151,7 @@ async fn capabilities(state: Arc<SysState>, req: Req) -> Result<Option<Response>
         },
     };
     let entry = entry.ok_or_else(|| Error::invalid("invalid token"))?;
-    let acl = active.policies.acl(&entry.policies);
+    let acl = crate::acl::acl_for(&active, &entry.policies, &entry.entity_id).await?;
     let mut data = Map::new();
     for path in &paths {
         let names = acl.capability_names_for(path.trim_start_matches('/'));
