@@ -1,16 +1,25 @@
-//! JSON merge-patch (RFC 7396) and the `subkeys` view of a secret.
+//! JSON merge-patch (RFC 7396), as PATCH of `data/` and `metadata/` applies it.
 
 use serde_json::{Map, Value};
 
-/// Applies `patch` to `target` per RFC 7396: objects merge recursively, `null` removes a key,
-/// anything else replaces.
-pub fn merge_patch(target: Value, patch: &Value) -> Value {
+/// Applies `patch` to `target` per RFC 7396: an object patch merges key by key (recursively),
+/// a `null` member removes the key, and any other patch value replaces the target.
+pub(crate) fn merge_patch(target: Value, patch: &Value) -> Value {
     let Value::Object(patch_map) = patch else { return patch.clone() };
-    let mut out = match target {
+    let target = match target {
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    for (key, value) in patch_map {
+    Value::Object(merge_objects(target, patch_map))
+}
+
+/// [`merge_patch`] of two objects, which always gives an object.
+pub(crate) fn merge_objects(
+    target: Map<String, Value>,
+    patch: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut out = target;
+    for (key, value) in patch {
         if value.is_null() {
             out.remove(key);
         } else {
@@ -18,26 +27,7 @@ pub fn merge_patch(target: Value, patch: &Value) -> Value {
             out.insert(key.clone(), merge_patch(current, value));
         }
     }
-    Value::Object(out)
-}
-
-/// The key structure of `data` with leaves (including arrays) replaced by `null`, down to
-/// `depth` levels (0 = unlimited).
-pub fn subkeys(data: &Map<String, Value>, depth: u64) -> Value {
-    fn walk(map: &Map<String, Value>, level: u64, depth: u64) -> Value {
-        let out = map
-            .iter()
-            .map(|(k, v)| {
-                let child = match v {
-                    Value::Object(inner) if depth == 0 || level < depth => walk(inner, level + 1, depth),
-                    _ => Value::Null,
-                };
-                (k.clone(), child)
-            })
-            .collect();
-        Value::Object(out)
-    }
-    walk(data, 1, depth)
+    out
 }
 
 #[cfg(test)]
@@ -45,20 +35,46 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The examples of RFC 7396, appendix A.
     #[test]
-    fn rfc7396_examples() {
-        let target = json!({"a": "b", "c": {"d": "e", "f": "g"}});
-        let patch = json!({"a": "z", "c": {"f": null}});
-        assert_eq!(merge_patch(target, &patch), json!({"a": "z", "c": {"d": "e"}}));
-        assert_eq!(merge_patch(json!({"a": [1]}), &json!({"a": [2]})), json!({"a": [2]}));
-        assert_eq!(merge_patch(json!({"a": "b"}), &json!({"a": {"x": 1}})), json!({"a": {"x": 1}}));
+    fn rfc7396_appendix_a() {
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+            (json!({"a": "b"}), json!(["c"]), json!(["c"])),
+            (json!({"a": "foo"}), json!(null), json!(null)),
+            (json!({"a": "foo"}), json!("bar"), json!("bar")),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
+            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
+        ];
+        for (target, patch, expected) in cases {
+            assert_eq!(merge_patch(target.clone(), &patch), expected, "{target} + {patch}");
+        }
     }
 
     #[test]
-    fn subkeys_replace_leaves_and_respect_depth() {
-        let data = json!({"pw": {"n2": {"a": 1}, "nested": [1]}, "user": "x"});
-        let Value::Object(map) = data else { unreachable!() };
-        assert_eq!(subkeys(&map, 0), json!({"pw": {"n2": {"a": null}, "nested": null}, "user": null}));
-        assert_eq!(subkeys(&map, 1), json!({"pw": null, "user": null}));
+    fn objects_merge_into_objects() {
+        let Value::Object(target) = json!({"user": "a", "pw": {"old": 1, "keep": 2}}) else {
+            unreachable!()
+        };
+        let Value::Object(patch) = json!({"user": null, "pw": {"old": null, "new": 3}}) else {
+            unreachable!()
+        };
+        assert_eq!(
+            Value::Object(merge_objects(target, &patch)),
+            json!({"pw": {"keep": 2, "new": 3}})
+        );
     }
 }
