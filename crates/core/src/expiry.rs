@@ -1,5 +1,6 @@
-//! Background expiry: one task per unseal revokes tokens whose time is up, reading the expiry
-//! index page by page. It stops when the core seals (its active state is dropped).
+//! Background expiry: one task per unseal revokes tokens and leases whose time is up, reading
+//! the expiry indexes page by page (after an unseal too, so leases that expired while the server
+//! was down are revoked). It stops when the core seals (its active state is dropped).
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -16,8 +17,17 @@ pub(crate) fn spawn(core: Weak<Core>, active: Weak<Active>) {
         loop {
             tokio::time::sleep(TICK).await;
             let (Some(_core), Some(active)) = (core.upgrade(), active.upgrade()) else { return };
-            if let Err(e) = active.tokens.expire_due(coffer_types::unix_now()).await {
-                tracing::warn!(error = %e, "token expiry failed; retrying");
+            let now = coffer_types::unix_now();
+            match active.tokens.expire_due(now).await {
+                Ok(revoked) => {
+                    if let Err(e) = active.leases.revoke_for_tokens(&active.mounts.load(), &revoked).await {
+                        tracing::warn!(error = %e, "revoking the leases of expired tokens failed; retrying");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "token expiry failed; retrying"),
+            }
+            if let Err(e) = active.leases.expire_due(&active.mounts.load(), now).await {
+                tracing::warn!(error = %e, "lease expiry failed; retrying");
             }
         }
     });

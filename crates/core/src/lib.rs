@@ -11,6 +11,7 @@ mod acl;
 mod audit;
 mod expiry;
 mod identity;
+mod leases;
 mod lifecycle;
 mod login;
 mod mount_ops;
@@ -30,6 +31,7 @@ use coffer_framework::{Backend, Factory};
 use coffer_storage::SharedStorage;
 
 pub use identity::{Alias, Entity, IdentityStore};
+pub use leases::{LeaseEntry, LeaseStore};
 pub use mounts::{MountConfig, MountEntry, MountTable, Mounted, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL};
 pub use policy_store::{PolicyStore, StoredPolicy};
 pub use seal::{InitResult, SealStatus};
@@ -82,6 +84,7 @@ struct Active {
     tokens: TokenStore,
     policies: policy_store::PolicyStore,
     identity: identity::IdentityStore,
+    leases: leases::LeaseStore,
     audit: Arc<coffer_audit::AuditBroker>,
     cluster_name: String,
     cluster_id: String,

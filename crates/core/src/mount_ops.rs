@@ -150,9 +150,16 @@ impl Core {
         let table = current.without(prefix);
         self.persist_from(&table, mounted.is_auth).await?;
         active.mounts.store(Arc::new(table));
+        for lease in active.leases.ids_under(prefix).await? {
+            if active.leases.revoke(&current, &lease, false).await.is_err() {
+                tracing::warn!(lease = %lease, "disable: the engine could not revoke a lease; dropping it");
+                active.leases.revoke(&current, &lease, true).await?;
+            }
+        }
         if mounted.is_auth {
             let revoked = active.tokens.revoke_by_mount(&mounted.entry.accessor).await?;
-            tracing::info!(mount = %prefix, revoked, "auth mount disabled: its tokens are revoked");
+            active.leases.revoke_for_tokens(&current, &revoked).await?;
+            tracing::info!(mount = %prefix, revoked = revoked.len(), "auth mount disabled: its tokens are revoked");
         }
         mounted.storage.delete_prefix("").await?;
         Ok(())

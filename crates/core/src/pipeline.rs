@@ -51,7 +51,7 @@ impl Core {
 
         let operation = backend_request.operation;
         let path = format!("{}{}", mounted.prefix, backend_request.path);
-        let outcome = self.dispatch(&active, &mounted, backend_request, &path).await;
+        let outcome = self.dispatch(&active, &mounted, backend_request, &path, token_hash.as_deref()).await;
         let outcome = outcome.and_then(|r| finish(operation, r));
         if let Some(a) = &audit {
             record(&active.audit, response_entry(a, &mounted, &outcome)).await?;
@@ -105,7 +105,8 @@ impl Core {
         }
         if !unauthenticated && entry.num_uses > 0 {
             if let Some(hash) = token_hash {
-                active.tokens.use_once(hash).await?;
+                let revoked = active.tokens.use_once(hash).await?;
+                active.leases.revoke_for_tokens(&active.mounts.load(), &revoked).await?;
             }
         }
         backend_request.caller = Caller {
@@ -125,8 +126,14 @@ impl Core {
         mounted: &Mounted,
         backend_request: BackendRequest,
         path: &str,
+        token_hash: Option<&str>,
     ) -> Result<Option<Response>> {
         let mut response = mounted.backend.handle(backend_request).await?;
+        if let Some(secret) = response.as_mut().and_then(|r| r.secret.take()) {
+            // Persisted before the response leaves: a secret nobody can revoke never escapes.
+            let lease = active.leases.register(mounted, path, secret, token_hash.unwrap_or("")).await?;
+            response.get_or_insert_with(Response::default).lease = Some(lease);
+        }
         if let Some(login) = response.as_mut().and_then(|r| r.login.take()) {
             if !mounted.is_auth {
                 return Err(Error::internal("a secrets engine answered with a login"));

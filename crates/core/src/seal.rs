@@ -283,6 +283,7 @@ impl Core {
             tokens,
             policies,
             identity,
+            leases: crate::leases::LeaseStore::new(View::new(self.barrier.clone(), "sys/expire/").shared()),
             audit,
             cluster_name: cluster.name,
             cluster_id: cluster.id,

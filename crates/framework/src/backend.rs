@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use coffer_storage::SharedStorage;
-use coffer_types::{Map, Response, Result};
+use coffer_types::{Error, Map, Response, Result, SecretLease};
 
 use crate::BackendRequest;
 
@@ -43,6 +43,33 @@ pub trait Backend: Send + Sync + 'static {
     fn special_paths(&self) -> SpecialPaths {
         SpecialPaths::default()
     }
+
+    /// Renews a lease this backend issued; returns the renewed terms.
+    async fn renew_secret(&self, _req: SecretRequest) -> Result<SecretLease> {
+        Err(Error::invalid("lease is not renewable"))
+    }
+
+    /// Revokes a lease this backend issued (drops the credential). Must be idempotent.
+    async fn revoke_secret(&self, _req: SecretRequest) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A renew or revoke of a lease, as the expiration manager asks the engine.
+#[derive(Clone)]
+pub struct SecretRequest {
+    /// The lease id.
+    pub lease_id: String,
+    /// The engine's internal data stored with the lease.
+    pub internal: Map,
+    /// The requested increment in seconds (renew only, 0 = default).
+    pub increment: i64,
+    /// Unix seconds the lease was issued.
+    pub issue_time: i64,
+    /// The mount's storage.
+    pub storage: SharedStorage,
+    /// The mount point with trailing `/`.
+    pub mount_point: String,
 }
 
 /// What a factory gets to build a backend for one mount.

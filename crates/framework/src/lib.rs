@@ -15,7 +15,7 @@ mod pattern;
 mod request;
 mod router;
 
-pub use backend::{Backend, BackendConfig, Factory, SpecialPaths};
+pub use backend::{Backend, BackendConfig, Factory, SecretRequest, SpecialPaths};
 pub use field::{Field, FieldKind};
 pub use pattern::Pattern;
 pub use request::{BackendRequest, Caller, Req, read_json};

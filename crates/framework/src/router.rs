@@ -5,9 +5,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use coffer_types::{Error, Operation, Response, Result};
+use coffer_types::{Error, Operation, Response, Result, SecretLease};
 
-use crate::{Backend, BackendRequest, Field, Pattern, Req, SpecialPaths};
+use crate::{Backend, BackendRequest, Field, Pattern, Req, SecretRequest, SpecialPaths};
 
 /// A boxed future, as handlers return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -30,6 +30,8 @@ where
 }
 
 type ExistenceFn<S> = Arc<dyn Fn(Arc<S>, Req) -> BoxFuture<Result<bool>> + Send + Sync>;
+type RenewFn<S> = Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<SecretLease>> + Send + Sync>;
+type RevokeFn<S> = Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<()>> + Send + Sync>;
 
 /// One route: a pattern, its fields, and a handler per operation.
 pub struct Path<S> {
@@ -127,12 +129,27 @@ pub struct Router<S> {
     state: Arc<S>,
     paths: Vec<(Path<S>, Arc<[Field]>)>,
     special: SpecialPaths,
+    renew: Option<RenewFn<S>>,
+    revoke: Option<RevokeFn<S>>,
 }
 
 impl<S: Send + Sync + 'static> Router<S> {
     /// An empty router over `state`.
     pub fn new(state: Arc<S>) -> Self {
-        Router { state, paths: Vec::new(), special: SpecialPaths::default() }
+        Router { state, paths: Vec::new(), special: SpecialPaths::default(), renew: None, revoke: None }
+    }
+
+    /// Declares how this engine's leased secrets are renewed and revoked.
+    pub fn secret<R, RFut, V, VFut>(mut self, renew: R, revoke: V) -> Self
+    where
+        R: Fn(Arc<S>, SecretRequest) -> RFut + Send + Sync + 'static,
+        RFut: Future<Output = Result<SecretLease>> + Send + 'static,
+        V: Fn(Arc<S>, SecretRequest) -> VFut + Send + Sync + 'static,
+        VFut: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.renew = Some(Arc::new(move |s, r| Box::pin(renew(s, r))));
+        self.revoke = Some(Arc::new(move |s, r| Box::pin(revoke(s, r))));
+        self
     }
 
     /// Adds a route.
@@ -196,5 +213,19 @@ impl<S: Send + Sync + 'static> Backend for Router<S> {
 
     fn special_paths(&self) -> SpecialPaths {
         self.special.clone()
+    }
+
+    async fn renew_secret(&self, req: SecretRequest) -> Result<SecretLease> {
+        match &self.renew {
+            Some(renew) => renew(self.state.clone(), req).await,
+            None => Err(Error::invalid("lease is not renewable")),
+        }
+    }
+
+    async fn revoke_secret(&self, req: SecretRequest) -> Result<()> {
+        match &self.revoke {
+            Some(revoke) => revoke(self.state.clone(), req).await,
+            None => Ok(()),
+        }
     }
 }

@@ -101,6 +101,20 @@ pub struct Login {
     pub alias_metadata: Map,
 }
 
+/// A dynamic secret an engine hands out: the core registers a lease for it, renews it through
+/// the engine and revokes it (on request, with its token, or at expiry).
+#[derive(Debug, Clone, Default)]
+pub struct SecretLease {
+    /// Seconds until expiry (0 = the mount's default TTL).
+    pub ttl: i64,
+    /// Cap on the lease's total life in seconds (0 = the mount's maximum).
+    pub max_ttl: i64,
+    /// Whether the lease can be renewed.
+    pub renewable: bool,
+    /// What the engine needs to renew or revoke it (never shown to clients).
+    pub internal: Map,
+}
+
 /// What a handler returns; the server turns it into the envelope or a raw body.
 #[derive(Debug, Clone, Default)]
 pub struct Response {
@@ -120,6 +134,8 @@ pub struct Response {
     pub shape: ResponseShape,
     /// A login for the core to turn into a token (auth methods only).
     pub login: Option<Login>,
+    /// A dynamic secret for the core to put under a lease.
+    pub secret: Option<SecretLease>,
 }
 
 impl Response {
@@ -162,5 +178,6 @@ impl Response {
             && self.raw.is_none()
             && self.status.is_none()
             && self.login.is_none()
+            && self.secret.is_none()
     }
 }

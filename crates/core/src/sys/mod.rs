@@ -3,6 +3,7 @@
 
 mod audit;
 mod keys;
+mod leases;
 mod mounts;
 mod policies;
 mod ui_mounts;
@@ -40,6 +41,11 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
             "raw".into(),
             "raw/*".into(),
             "remount".into(),
+            "leases/revoke-prefix/*".into(),
+            "leases/revoke-force/*".into(),
+            "leases/lookup/*".into(),
+            "revoke-prefix/*".into(),
+            "revoke-force/*".into(),
         ],
     });
     let router = mounts::routes(router);
@@ -47,5 +53,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = ui_mounts::routes(router);
     let router = policies::routes(router);
     let router = audit::routes(router);
+    let router = leases::routes(router);
     Arc::new(router)
 }

@@ -194,11 +194,12 @@ async fn revoke(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
         }
         return Ok(None);
     };
-    if req.inner.path == "revoke-orphan" {
-        store.revoke_orphan(&hash).await?;
+    let revoked = if req.inner.path == "revoke-orphan" {
+        store.revoke_orphan(&hash).await?
     } else {
-        store.revoke_tree(&hash).await?;
-    }
+        store.revoke_tree(&hash).await?
+    };
+    active.leases.revoke_for_tokens(&active.mounts.load(), &revoked).await?;
     Ok(None)
 }
 
@@ -210,8 +211,9 @@ async fn list_accessors(state: Arc<TokenState>, _req: Req) -> Result<Option<Resp
 async fn tidy(state: Arc<TokenState>, _req: Req) -> Result<Option<Response>> {
     let active = state.active()?;
     let expired = active.tokens.expire_due(unix_now()).await?;
+    active.leases.revoke_for_tokens(&active.mounts.load(), &expired).await?;
     let dangling = active.tokens.tidy().await?;
-    tracing::info!(expired, dangling, "token store: tidy finished");
+    tracing::info!(expired = expired.len(), dangling, "token store: tidy finished");
     Ok(Some(Response::default().with_warning(
         "Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs.",
     )))

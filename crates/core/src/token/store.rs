@@ -133,15 +133,16 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Revokes every token issued by logins on the auth mount with `mount_accessor`.
-    pub async fn revoke_by_mount(&self, mount_accessor: &str) -> Result<usize> {
+    /// Revokes every token issued by logins on the auth mount with `mount_accessor`; returns
+    /// the hashes revoked.
+    pub async fn revoke_by_mount(&self, mount_accessor: &str) -> Result<Vec<String>> {
         let prefix = format!("mount/{mount_accessor}/");
-        let hashes = self.storage.list(&prefix).await?;
-        for hash in &hashes {
-            self.revoke_tree(hash).await?;
+        let mut revoked = Vec::new();
+        for hash in self.storage.list(&prefix).await? {
+            revoked.extend(self.revoke_tree(&hash).await?);
         }
         self.storage.delete_prefix(&prefix).await?;
-        Ok(hashes.len())
+        Ok(revoked)
     }
 
     /// Replaces the entry of `hash`, moving its expiry index when the expiry changed.
@@ -203,14 +204,17 @@ impl TokenStore {
         Ok(self.storage.list("accessor/").await?)
     }
 
-    /// Revokes the token under `hash` and, recursively, every child token.
-    pub async fn revoke_tree(&self, hash: &str) -> Result<()> {
+    /// Revokes the token under `hash` and, recursively, every child token; returns the hashes
+    /// of every token revoked (their leases must go too).
+    pub async fn revoke_tree(&self, hash: &str) -> Result<Vec<String>> {
+        let mut revoked = Vec::new();
         // Depth-first with an explicit stack: children are revoked before their parent, so a
         // failure part-way never leaves a child without its parent's index entry.
         let mut stack = vec![(hash.to_string(), false)];
         while let Some((current, expanded)) = stack.pop() {
             if expanded {
                 self.delete_one(&current).await?;
+                revoked.push(current);
                 continue;
             }
             stack.push((current.clone(), true));
@@ -218,11 +222,11 @@ impl TokenStore {
                 stack.push((child.trim_end_matches('/').to_string(), false));
             }
         }
-        Ok(())
+        Ok(revoked)
     }
 
     /// Revokes only the token under `hash`; its children become orphans.
-    pub async fn revoke_orphan(&self, hash: &str) -> Result<()> {
+    pub async fn revoke_orphan(&self, hash: &str) -> Result<Vec<String>> {
         for child in self.storage.list(&format!("parent/{hash}/")).await? {
             let child = child.trim_end_matches('/').to_string();
             if let Some(old) = self.raw_entry(&child).await? {
@@ -231,7 +235,8 @@ impl TokenStore {
                 self.update(&child, &old, &new).await?;
             }
         }
-        self.delete_one(hash).await
+        self.delete_one(hash).await?;
+        Ok(vec![hash.to_string()])
     }
 
     async fn raw_entry(&self, hash: &str) -> Result<Option<TokenEntry>> {
@@ -263,27 +268,26 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Counts one use of a `num_uses` token; revokes it after its last use. Returns whether
-    /// the use was allowed.
-    pub async fn use_once(&self, hash: &str) -> Result<bool> {
-        let Some(old) = self.raw_entry(hash).await? else { return Ok(false) };
+    /// Counts one use of a `num_uses` token; revokes it after its last use. Returns the hashes
+    /// revoked (empty while uses remain).
+    pub async fn use_once(&self, hash: &str) -> Result<Vec<String>> {
+        let Some(old) = self.raw_entry(hash).await? else { return Ok(Vec::new()) };
         if old.num_uses <= 0 {
-            return Ok(true);
+            return Ok(Vec::new());
         }
         if old.num_uses == 1 {
-            self.revoke_tree(hash).await?;
-            return Ok(true);
+            return self.revoke_tree(hash).await;
         }
         let mut new = old.clone();
         new.num_uses -= 1;
         self.update(hash, &old, &new).await?;
-        Ok(true)
+        Ok(Vec::new())
     }
 
     /// Revokes every token whose expiry is at or before `now`, reading the expiry index one
-    /// page at a time. Returns how many were revoked.
-    pub async fn expire_due(&self, now: i64) -> Result<usize> {
-        let mut revoked = 0;
+    /// page at a time. Returns the hashes revoked.
+    pub async fn expire_due(&self, now: i64) -> Result<Vec<String>> {
+        let mut revoked = Vec::new();
         loop {
             let page = self.storage.list_page("expiry/", None, Some(64)).await?;
             let due: Vec<String> = page
@@ -295,8 +299,7 @@ impl TokenStore {
             }
             for slot in due {
                 for hash in self.storage.list(&format!("expiry/{slot}")).await? {
-                    self.revoke_tree(&hash).await?;
-                    revoked += 1;
+                    revoked.extend(self.revoke_tree(&hash).await?);
                 }
                 self.storage.delete_prefix(&format!("expiry/{slot}")).await?;
             }

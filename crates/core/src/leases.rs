@@ -1,0 +1,287 @@
+//! The expiration manager: every dynamic secret gets a lease, persisted before the response
+//! leaves, indexed by expiry and by owning token. Leases are renewed and revoked through the
+//! engine that issued them; a revocation that fails is retried with exponential backoff and,
+//! after repeated failures, listed as irrevocable (it can then be force-revoked).
+
+use aws_lc_rs::digest;
+use coffer_framework::{SecretRequest, read_json};
+use coffer_storage::{SharedStorage, WriteOp};
+use coffer_types::{Error, LeaseInfo, Result, SecretLease, format_go_duration, random_base62, unix_now};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::mounts::{MountTable, Mounted};
+
+/// Failed revocations before a lease is reported irrevocable.
+const IRREVOCABLE_AFTER: u32 = 6;
+/// Longest wait between revocation attempts, seconds.
+const MAX_BACKOFF: i64 = 3600;
+
+/// A stored lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseEntry {
+    /// `<request path>/<24 base62>`.
+    pub lease_id: String,
+    /// The mount that issued it.
+    pub mount_prefix: String,
+    /// The engine's internal data.
+    pub internal: coffer_types::Map,
+    /// Unix seconds of issue.
+    pub issue_time: i64,
+    /// Unix seconds of expiry.
+    pub expire_time: i64,
+    /// Hard end of life (unix seconds).
+    pub max_expire: i64,
+    /// Unix seconds of the last renewal (0 = none).
+    pub last_renewal: i64,
+    /// Whether it can be renewed.
+    pub renewable: bool,
+    /// The owning token's hash ("" = none).
+    pub token_hash: String,
+    /// Failed revocation attempts.
+    #[serde(default)]
+    pub revoke_attempts: u32,
+    /// The last revocation error.
+    #[serde(default)]
+    pub last_error: String,
+}
+
+impl LeaseEntry {
+    /// Whether revocation has failed too often.
+    pub fn irrevocable(&self) -> bool {
+        self.revoke_attempts >= IRREVOCABLE_AFTER
+    }
+
+    /// The `sys/leases/lookup` shape.
+    pub fn lookup_json(&self, now: i64) -> Value {
+        let t = |u: i64| humantime::format_rfc3339_nanos(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u.max(0) as u64)).to_string();
+        let mut out = json!({
+            "id": self.lease_id,
+            "issue_time": t(self.issue_time),
+            "expire_time": t(self.expire_time),
+            "last_renewal": if self.last_renewal > 0 { json!(t(self.last_renewal)) } else { Value::Null },
+            "renewable": self.renewable,
+            "ttl": (self.expire_time - now).max(0),
+        });
+        if self.revoke_attempts > 0 {
+            out["revoke_attempts"] = json!(self.revoke_attempts);
+            out["last_revoke_error"] = json!(self.last_error);
+            out["irrevocable"] = json!(self.irrevocable());
+        }
+        out
+    }
+}
+
+fn hash(lease_id: &str) -> String {
+    hex::encode(digest::digest(&digest::SHA256, lease_id.as_bytes()).as_ref())
+}
+
+fn expiry_key(t: i64, lease_id: &str) -> String {
+    format!("expiry/{t:020}/{}", hash(lease_id))
+}
+
+/// Leases inside the barrier (`sys/expire/`).
+pub struct LeaseStore {
+    storage: SharedStorage,
+}
+
+impl LeaseStore {
+    /// The store over its view.
+    pub fn new(storage: SharedStorage) -> Self {
+        LeaseStore { storage }
+    }
+
+    /// A lease by id.
+    pub async fn get(&self, lease_id: &str) -> Result<Option<LeaseEntry>> {
+        if lease_id.is_empty() || lease_id.contains("..") {
+            return Ok(None);
+        }
+        read_json(&self.storage, &format!("lease/{lease_id}")).await
+    }
+
+    async fn put(&self, old: Option<&LeaseEntry>, new: &LeaseEntry) -> Result<()> {
+        let value = serde_json::to_vec(new).map_err(|e| Error::internal(e.to_string()))?;
+        let mut ops = vec![WriteOp::Put { key: format!("lease/{}", new.lease_id), value }];
+        if let Some(old) = old.filter(|o| o.expire_time != new.expire_time) {
+            ops.push(WriteOp::Delete { key: expiry_key(old.expire_time, &old.lease_id) });
+        }
+        ops.push(WriteOp::Put { key: expiry_key(new.expire_time, &new.lease_id), value: new.lease_id.clone().into_bytes() });
+        if old.is_none() && !new.token_hash.is_empty() {
+            ops.push(WriteOp::Put {
+                key: format!("token/{}/{}", new.token_hash, hash(&new.lease_id)),
+                value: new.lease_id.clone().into_bytes(),
+            });
+        }
+        self.storage.batch(ops).await?;
+        Ok(())
+    }
+
+    async fn remove(&self, entry: &LeaseEntry) -> Result<()> {
+        let mut ops = vec![
+            WriteOp::Delete { key: format!("lease/{}", entry.lease_id) },
+            WriteOp::Delete { key: expiry_key(entry.expire_time, &entry.lease_id) },
+        ];
+        if !entry.token_hash.is_empty() {
+            ops.push(WriteOp::Delete { key: format!("token/{}/{}", entry.token_hash, hash(&entry.lease_id)) });
+        }
+        self.storage.batch(ops).await?;
+        Ok(())
+    }
+
+    /// Registers a lease for a secret returned at `path`; returns the envelope's lease fields.
+    pub async fn register(&self, mount: &Mounted, path: &str, secret: SecretLease, token_hash: &str) -> Result<LeaseInfo> {
+        let config = &mount.entry.config;
+        let max = if secret.max_ttl > 0 { secret.max_ttl.min(config.effective_max_ttl()) } else { config.effective_max_ttl() };
+        let ttl = if secret.ttl > 0 { secret.ttl } else { config.effective_default_ttl() }.min(max);
+        let now = unix_now();
+        let entry = LeaseEntry {
+            lease_id: format!("{}/{}", path.trim_end_matches('/'), random_base62(24)),
+            mount_prefix: mount.prefix.clone(),
+            internal: secret.internal,
+            issue_time: now,
+            expire_time: now + ttl,
+            max_expire: now + max,
+            last_renewal: 0,
+            renewable: secret.renewable,
+            token_hash: token_hash.to_string(),
+            revoke_attempts: 0,
+            last_error: String::new(),
+        };
+        self.put(None, &entry).await?;
+        Ok(LeaseInfo { lease_id: entry.lease_id, renewable: entry.renewable, lease_duration: ttl })
+    }
+
+    fn request(entry: &LeaseEntry, mount: &Mounted, increment: i64) -> SecretRequest {
+        SecretRequest {
+            lease_id: entry.lease_id.clone(),
+            internal: entry.internal.clone(),
+            increment,
+            issue_time: entry.issue_time,
+            storage: mount.storage.clone(),
+            mount_point: mount.prefix.clone(),
+        }
+    }
+
+    /// Renews a lease through its engine; returns the new terms and any warning.
+    pub async fn renew(&self, table: &MountTable, lease_id: &str, increment: i64) -> Result<(LeaseInfo, Vec<String>)> {
+        let entry = self.get(lease_id).await?.ok_or_else(|| Error::invalid("lease not found"))?;
+        let now = unix_now();
+        if !entry.renewable || entry.expire_time <= now {
+            return Err(Error::invalid("lease is not renewable"));
+        }
+        let mount = table.get(&entry.mount_prefix).ok_or_else(|| Error::invalid("lease not found"))?;
+        let terms = mount.backend.renew_secret(Self::request(&entry, mount, increment)).await?;
+        let wanted = if increment > 0 { increment } else if terms.ttl > 0 { terms.ttl } else { mount.entry.config.effective_default_ttl() };
+        let mut warnings = Vec::new();
+        let mut expire = now + wanted;
+        if expire > entry.max_expire {
+            expire = entry.max_expire;
+            warnings.push(format!(
+                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+                format_go_duration(wanted),
+                format_go_duration(expire - now)
+            ));
+        }
+        let mut new = entry.clone();
+        new.expire_time = expire;
+        new.last_renewal = now;
+        if !terms.internal.is_empty() {
+            new.internal = terms.internal;
+        }
+        self.put(Some(&entry), &new).await?;
+        Ok((LeaseInfo { lease_id: new.lease_id, renewable: true, lease_duration: expire - now }, warnings))
+    }
+
+    /// Revokes a lease through its engine. On failure the lease stays, with its error, to be
+    /// retried with backoff. `force` drops it without asking the engine.
+    pub async fn revoke(&self, table: &MountTable, lease_id: &str, force: bool) -> Result<()> {
+        let Some(entry) = self.get(lease_id).await? else { return Ok(()) };
+        if !force {
+            if let Some(mount) = table.get(&entry.mount_prefix) {
+                if let Err(e) = mount.backend.revoke_secret(Self::request(&entry, mount, 0)).await {
+                    self.record_failure(&entry, &e).await?;
+                    return Err(Error::internal(format!("failed to revoke lease {lease_id}: {e}")));
+                }
+            }
+        }
+        self.remove(&entry).await
+    }
+
+    async fn record_failure(&self, entry: &LeaseEntry, error: &Error) -> Result<()> {
+        let mut new = entry.clone();
+        new.revoke_attempts += 1;
+        new.last_error = error.to_string();
+        let backoff = (1i64 << new.revoke_attempts.min(12)).min(MAX_BACKOFF);
+        new.expire_time = unix_now() + backoff;
+        tracing::warn!(lease = %entry.lease_id, attempts = new.revoke_attempts, "lease revocation failed; retrying later");
+        self.put(Some(entry), &new).await
+    }
+
+    /// Every lease id under `prefix`, recursively.
+    pub async fn ids_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut stack = vec![prefix.to_string()];
+        while let Some(p) = stack.pop() {
+            for child in self.storage.list(&format!("lease/{p}")).await? {
+                let full = format!("{p}{child}");
+                if child.ends_with('/') { stack.push(full) } else { out.push(full) }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Immediate children under `prefix` (`sys/leases/lookup/<prefix>` LIST).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        Ok(self.storage.list(&format!("lease/{prefix}")).await?)
+    }
+
+    /// Revokes every lease owned by the given tokens.
+    pub async fn revoke_for_tokens(&self, table: &MountTable, token_hashes: &[String]) -> Result<()> {
+        for token in token_hashes {
+            for key in self.storage.list(&format!("token/{token}/")).await? {
+                if let Some(id) = self.storage.get(&format!("token/{token}/{key}")).await? {
+                    let id = String::from_utf8_lossy(&id).to_string();
+                    if let Err(e) = self.revoke(table, &id, false).await {
+                        tracing::warn!(error = %e, "lease of a revoked token will be retried");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Revokes every lease due at `now`, one page of the expiry index at a time.
+    pub async fn expire_due(&self, table: &MountTable, now: i64) -> Result<usize> {
+        let mut done = 0;
+        let page = self.storage.list_page("expiry/", None, Some(64)).await?;
+        for slot in page {
+            if !slot.trim_end_matches('/').parse::<i64>().is_ok_and(|t| t <= now) {
+                break;
+            }
+            for key in self.storage.list(&format!("expiry/{slot}")).await? {
+                let Some(id) = self.storage.get(&format!("expiry/{slot}{key}")).await? else { continue };
+                let id = String::from_utf8_lossy(&id).to_string();
+                match self.revoke(table, &id, false).await {
+                    Ok(()) => done += 1,
+                    Err(e) => tracing::warn!(error = %e, "expired lease: revocation will be retried"),
+                }
+                // A stale index entry (lease already gone) is dropped here.
+                if self.get(&id).await?.is_none() {
+                    self.storage.delete(&format!("expiry/{slot}{key}")).await?;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Leases whose revocation keeps failing.
+    pub async fn irrevocable(&self) -> Result<Vec<LeaseEntry>> {
+        let mut out = Vec::new();
+        for id in self.ids_under("").await? {
+            if let Some(e) = self.get(&id).await?.filter(LeaseEntry::irrevocable) {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+}
