@@ -143,3 +143,18 @@ fn operator_init_unseal_seal_with_the_real_cli() {
     let got = bao_json(&bao, &server2, &["kv", "get", "secret/survives"]);
     assert_eq!(got["data"]["data"]["value"], "restart");
 }
+
+#[test]
+fn response_wrapping_with_the_real_cli() {
+    let Some(bao) = bao() else { return };
+    let server = Server::dev();
+    bao_ok(&bao, &server, &["kv", "put", "secret/wrapped", "api_key=k-123"]);
+    let wrapped = bao_json(&bao, &server, &["kv", "get", "-wrap-ttl=2m", "secret/wrapped"]);
+    let token = wrapped["wrap_info"]["token"].as_str().unwrap().to_string();
+    assert_eq!(wrapped["wrap_info"]["ttl"], 120);
+    assert!(wrapped["data"].is_null());
+    let unwrapped = bao_json(&bao, &server, &["unwrap", &token]);
+    assert_eq!(unwrapped["data"]["data"]["api_key"], "k-123");
+    let again = run_bao(&bao, &server, &["unwrap", &token]);
+    assert!(!again.status.success(), "a wrapping token works once");
+}

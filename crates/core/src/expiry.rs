@@ -16,11 +16,11 @@ pub(crate) fn spawn(core: Weak<Core>, active: Weak<Active>) {
     handle.spawn(async move {
         loop {
             tokio::time::sleep(TICK).await;
-            let (Some(_core), Some(active)) = (core.upgrade(), active.upgrade()) else { return };
+            let (Some(core), Some(active)) = (core.upgrade(), active.upgrade()) else { return };
             let now = coffer_types::unix_now();
             match active.tokens.expire_due(now).await {
                 Ok(revoked) => {
-                    if let Err(e) = active.leases.revoke_for_tokens(&active.mounts.load(), &revoked).await {
+                    if let Err(e) = core.after_token_revocation(&active, &revoked).await {
                         tracing::warn!(error = %e, "revoking the leases of expired tokens failed; retrying");
                     }
                 }

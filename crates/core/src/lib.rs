@@ -21,6 +21,8 @@ mod policy_store;
 mod seal;
 mod sys;
 mod token;
+mod wrapping;
+mod cubbyhole;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -105,6 +107,7 @@ pub struct Core {
     sys_backend: Arc<dyn Backend>,
     token_backend: Arc<dyn Backend>,
     identity_backend: Arc<dyn Backend>,
+    cubbyhole_backend: Arc<dyn Backend>,
     /// A weak handle on itself, for background tasks.
     me: Weak<Core>,
     /// Audit devices declared in the server configuration, enabled at every unseal.
@@ -125,6 +128,7 @@ impl Core {
             sys_backend: sys::backend(weak.clone()),
             token_backend: token::backend(weak.clone()),
             identity_backend: identity::backend(weak.clone()),
+            cubbyhole_backend: cubbyhole::backend(weak.clone()),
             me: weak.clone(),
             declared_audit: std::sync::Mutex::new(Vec::new()),
         })

@@ -18,6 +18,11 @@ fn default_mounts() -> Vec<MountEntry> {
     vec![
         MountEntry::new("sys/", "system", "system endpoints used for control, policy and debugging", ""),
         MountEntry::new("identity/", "identity", "identity store", ""),
+        {
+            let mut cubbyhole = MountEntry::new("cubbyhole/", "cubbyhole", "per-token private secret storage", "");
+            cubbyhole.local = true;
+            cubbyhole
+        },
     ]
 }
 
@@ -78,6 +83,7 @@ impl Core {
             ("system", false) => self.sys_backend.clone(),
             ("token", true) => self.token_backend.clone(),
             ("identity", false) => self.identity_backend.clone(),
+            ("cubbyhole", false) => self.cubbyhole_backend.clone(),
             (t, is_auth) => {
                 let factory = if is_auth { self.registry.auth_factory(t) } else { self.registry.secrets_factory(t) };
                 let factory =
@@ -158,7 +164,7 @@ impl Core {
         }
         if mounted.is_auth {
             let revoked = active.tokens.revoke_by_mount(&mounted.entry.accessor).await?;
-            active.leases.revoke_for_tokens(&current, &revoked).await?;
+            self.after_token_revocation(&active, &revoked).await?;
             tracing::info!(mount = %prefix, revoked = revoked.len(), "auth mount disabled: its tokens are revoked");
         }
         mounted.storage.delete_prefix("").await?;

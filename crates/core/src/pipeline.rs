@@ -34,6 +34,7 @@ impl Core {
             None => None,
         };
         let audit = (!active.audit.is_empty()).then(|| audit_request(&req, &mounted, token.as_deref()));
+        let wrap_ttl = req.wrap_ttl;
 
         let checked = self.check_access(&active, &mounted, req, relative, token.as_deref(), token_hash.as_deref()).await;
         let backend_request = match checked {
@@ -52,7 +53,13 @@ impl Core {
         let operation = backend_request.operation;
         let path = format!("{}{}", mounted.prefix, backend_request.path);
         let outcome = self.dispatch(&active, &mounted, backend_request, &path, token_hash.as_deref()).await;
-        let outcome = outcome.and_then(|r| finish(operation, r));
+        let mut outcome = outcome.and_then(|r| finish(operation, r));
+        if let (Some(ttl), Ok(response)) = (wrap_ttl, &outcome) {
+            if !response.is_empty() && response.raw.is_none() && response.wrap_info.is_none() {
+                let wrapped = self.wrap(&active, response, ttl, &path).await;
+                outcome = wrapped;
+            }
+        }
         if let Some(a) = &audit {
             record(&active.audit, response_entry(a, &mounted, &outcome)).await?;
         }
@@ -85,6 +92,7 @@ impl Core {
             caller: Caller::default(),
             client_token: if sees_token { req.token } else { None },
             remote_addr: req.remote_addr,
+            wrap_requested: req.wrap_ttl.is_some(),
         };
         let Some(entry) = token else { return Ok(backend_request) };
         let mut sudo = entry.is_root();
@@ -103,10 +111,11 @@ impl Core {
             };
             sudo = authorize(&acl, &access)?;
         }
-        if !unauthenticated && entry.num_uses > 0 {
+        // A wrapping token's single use is its unwrap, which revokes it itself.
+        if !unauthenticated && entry.num_uses > 0 && !entry.is_wrapping() {
             if let Some(hash) = token_hash {
                 let revoked = active.tokens.use_once(hash).await?;
-                active.leases.revoke_for_tokens(&active.mounts.load(), &revoked).await?;
+                self.after_token_revocation(active, &revoked).await?;
             }
         }
         backend_request.caller = Caller {
@@ -115,6 +124,7 @@ impl Core {
             policies: entry.policies.clone(),
             entity_id: entry.entity_id.clone(),
             sudo,
+            token_id: token_hash.unwrap_or_default().to_string(),
         };
         Ok(backend_request)
     }

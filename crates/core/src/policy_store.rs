@@ -62,6 +62,10 @@ impl PolicyStore {
                 }
             }
         }
+        // Built in, not stored or listed: what a wrapping token may do.
+        let wrapping = coffer_policy::response_wrapping_policy_text();
+        let builtin = Policy::parse("response-wrapping", wrapping).map_err(|e| Error::internal(e.to_string()))?;
+        parsed.insert("response-wrapping".into(), Arc::new(builtin));
         store.parsed.store(Arc::new(parsed));
         Ok(store)
     }

@@ -25,6 +25,8 @@ pub struct Caller {
     pub entity_id: String,
     /// Whether the caller's policies grant `sudo` on the requested path (root always does).
     pub sudo: bool,
+    /// An opaque per-token id (the token's salted hash), for per-token storage (cubbyhole).
+    pub token_id: String,
 }
 
 /// A request routed to a backend: the path is relative to the mount.
@@ -48,6 +50,8 @@ pub struct BackendRequest {
     pub client_token: Option<coffer_types::SecretString>,
     /// The peer's address, when known (CIDR bindings).
     pub remote_addr: Option<std::net::SocketAddr>,
+    /// Whether the caller asked for the response to be wrapped.
+    pub wrap_requested: bool,
 }
 
 /// What a route handler receives: the backend request plus the route's captures and typed

@@ -124,6 +124,17 @@ pub(crate) fn token(headers: &HeaderMap) -> Option<SecretString> {
     scheme.eq_ignore_ascii_case("bearer").then(|| SecretString::new(value.trim()))
 }
 
+/// `X-Vault-Wrap-TTL`: a Go duration (`2m0s`) or seconds.
+fn wrap_ttl(headers: &HeaderMap) -> Result<Option<i64>> {
+    let Some(raw) = headers.get("x-vault-wrap-ttl") else { return Ok(None) };
+    let text = raw.to_str().map_err(|_| Error::invalid("error parsing X-Vault-Wrap-TTL header: not text"))?;
+    match coffer_types::parse_duration_str(text) {
+        Some(secs) if secs > 0 => Ok(Some(secs)),
+        Some(0) => Ok(None),
+        _ => Err(Error::invalid(format!("error parsing X-Vault-Wrap-TTL header: invalid duration {text:?}"))),
+    }
+}
+
 /// Checks `X-Vault-Namespace`: only the root namespace exists.
 pub(crate) fn check_namespace(headers: &HeaderMap) -> Result<()> {
     match headers.get("x-vault-namespace").and_then(|v| v.to_str().ok()) {
@@ -163,6 +174,7 @@ pub(crate) fn build_request(
     let mut request = Request::new(head.operation, head.path.clone()).with_data(data);
     request.token = token(headers);
     request.remote_addr = remote;
+    request.wrap_ttl = wrap_ttl(headers)?;
     Ok(request)
 }
 

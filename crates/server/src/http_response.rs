@@ -55,12 +55,14 @@ pub fn render(response: Response, request_id: &str) -> HttpResponse {
         }
     }
     let lease = response.lease.unwrap_or_default();
+    let wrap_info = response.wrap_info.as_ref().map(|w| serde_json::to_value(w).unwrap_or(Value::Null));
+    let request_id = if wrap_info.is_some() { "" } else { request_id };
     body.insert("request_id".into(), json!(request_id));
     body.insert("lease_id".into(), json!(lease.lease_id));
     body.insert("renewable".into(), json!(lease.renewable));
     body.insert("lease_duration".into(), json!(lease.lease_duration));
     body.insert("data".into(), response.data.map(Value::Object).unwrap_or(Value::Null));
-    body.insert("wrap_info".into(), Value::Null);
+    body.insert("wrap_info".into(), wrap_info.unwrap_or(Value::Null));
     let warnings = if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) };
     body.insert("warnings".into(), warnings);
     let auth = response

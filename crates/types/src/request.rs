@@ -51,6 +51,8 @@ pub struct Request {
     pub token: Option<SecretString>,
     /// The peer's address, when known.
     pub remote_addr: Option<SocketAddr>,
+    /// `X-Vault-Wrap-TTL`: wrap the response in a single-use token living this many seconds.
+    pub wrap_ttl: Option<i64>,
 }
 
 impl Request {
@@ -63,6 +65,7 @@ impl Request {
             data: Map::new(),
             token: None,
             remote_addr: None,
+            wrap_ttl: None,
         }
     }
 

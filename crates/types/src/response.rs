@@ -1,6 +1,6 @@
 //! The logical response and the pieces of Vault's envelope.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{Map, SecretString};
@@ -38,10 +38,10 @@ pub struct LeaseInfo {
 }
 
 /// The `auth` block of a login or token creation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Auth {
     /// The new token. Serialized only into the response sent to its owner.
-    #[serde(serialize_with = "expose_secret")]
+    #[serde(serialize_with = "expose_secret", deserialize_with = "secret_from_string")]
     pub client_token: SecretString,
     /// The token's accessor.
     pub accessor: String,
@@ -65,6 +65,29 @@ pub struct Auth {
     pub mfa_requirement: Option<Value>,
     /// Uses left, 0 for unlimited.
     pub num_uses: i64,
+}
+
+fn secret_from_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {
+    String::deserialize(d).map(SecretString::new)
+}
+
+/// The `wrap_info` of a wrapped response: the single-use token that unwraps it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WrapInfo {
+    /// The wrapping token.
+    #[serde(serialize_with = "expose_secret")]
+    pub token: SecretString,
+    /// Its accessor.
+    pub accessor: String,
+    /// Seconds it lives.
+    pub ttl: i64,
+    /// RFC 3339 creation time.
+    pub creation_time: String,
+    /// The path whose response it wraps.
+    pub creation_path: String,
+    /// The accessor of a wrapped token, when the response carried one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub wrapped_accessor: String,
 }
 
 fn expose_secret<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -136,6 +159,8 @@ pub struct Response {
     pub login: Option<Login>,
     /// A dynamic secret for the core to put under a lease.
     pub secret: Option<SecretLease>,
+    /// Set on wrapped responses: everything else is in the wrapping token's cubbyhole.
+    pub wrap_info: Option<WrapInfo>,
 }
 
 impl Response {
@@ -179,5 +204,6 @@ impl Response {
             && self.status.is_none()
             && self.login.is_none()
             && self.secret.is_none()
+            && self.wrap_info.is_none()
     }
 }

@@ -7,6 +7,7 @@ mod leases;
 mod mounts;
 mod policies;
 mod ui_mounts;
+mod wrapping;
 
 use std::sync::{Arc, Weak};
 
@@ -30,7 +31,7 @@ impl SysState {
 pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let state = Arc::new(SysState { core });
     let router = Router::new(state).special_paths(SpecialPaths {
-        unauthenticated: vec!["internal/ui/mounts".into(), "internal/ui/mounts/*".into()],
+        unauthenticated: vec!["internal/ui/mounts".into(), "internal/ui/mounts/*".into(), "wrapping/lookup".into()],
         sudo: vec![
             "auth/*".into(),
             "seal".into(),
@@ -54,5 +55,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = policies::routes(router);
     let router = audit::routes(router);
     let router = leases::routes(router);
+    let router = wrapping::routes(router);
     Arc::new(router)
 }

@@ -72,6 +72,11 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == "root")
     }
 
+    /// Whether this is a response-wrapping token.
+    pub fn is_wrapping(&self) -> bool {
+        self.policies.len() == 1 && self.policies[0] == "response-wrapping"
+    }
+
     /// Whether the token has no parent.
     pub fn is_orphan(&self) -> bool {
         self.parent.is_empty()

@@ -16,8 +16,12 @@ pub(crate) struct TokenState {
 }
 
 impl TokenState {
+    fn core(&self) -> Result<Arc<Core>> {
+        self.core.upgrade().ok_or_else(|| Error::internal("core is shutting down"))
+    }
+
     fn active(&self) -> Result<Arc<Active>> {
-        self.core.upgrade().ok_or_else(|| Error::internal("core is shutting down"))?.active()
+        self.core()?.active()
     }
 }
 
@@ -199,7 +203,7 @@ async fn revoke(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     } else {
         store.revoke_tree(&hash).await?
     };
-    active.leases.revoke_for_tokens(&active.mounts.load(), &revoked).await?;
+    state.core()?.after_token_revocation(&active, &revoked).await?;
     Ok(None)
 }
 
@@ -211,7 +215,7 @@ async fn list_accessors(state: Arc<TokenState>, _req: Req) -> Result<Option<Resp
 async fn tidy(state: Arc<TokenState>, _req: Req) -> Result<Option<Response>> {
     let active = state.active()?;
     let expired = active.tokens.expire_due(unix_now()).await?;
-    active.leases.revoke_for_tokens(&active.mounts.load(), &expired).await?;
+    state.core()?.after_token_revocation(&active, &expired).await?;
     let dangling = active.tokens.tidy().await?;
     tracing::info!(expired = expired.len(), dangling, "token store: tidy finished");
     Ok(Some(Response::default().with_warning(
