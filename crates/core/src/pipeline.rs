@@ -93,6 +93,7 @@ impl Core {
             client_token: if sees_token { req.token } else { None },
             remote_addr: req.remote_addr,
             wrap_requested: req.wrap_ttl.is_some(),
+            peer_certificates: req.peer_certificates,
         };
         let Some(entry) = token else { return Ok(backend_request) };
         let mut sudo = entry.is_root();

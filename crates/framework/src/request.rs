@@ -52,6 +52,8 @@ pub struct BackendRequest {
     pub remote_addr: Option<std::net::SocketAddr>,
     /// Whether the caller asked for the response to be wrapped.
     pub wrap_requested: bool,
+    /// The TLS client certificate chain of the connection (DER, leaf first; unverified).
+    pub peer_certificates: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
 /// What a route handler receives: the backend request plus the route's captures and typed

@@ -47,11 +47,20 @@ impl App {
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.serve_tls(request, remote, Arc::new(Vec::new())).await
+    }
+
+    /// Serves one HTTP request that arrived on a TLS connection with these peer certificates.
+    pub async fn serve_tls<B>(&self, request: http::Request<B>, remote: Option<SocketAddr>, peer_certificates: Arc<Vec<Vec<u8>>>) -> HttpResponse
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let started = Instant::now();
         let method = request.method().clone();
         let namespace = request.headers().get("x-vault-namespace").cloned();
         let (parts, body) = request.into_parts();
-        let result = self.serve_parts(&parts, body, remote).await;
+        let result = self.serve_parts(&parts, body, remote, peer_certificates).await;
         let (mut response, request_id) = match result {
             Ok((response, request_id, is_head)) => {
                 let mut rendered = render(response, &request_id);
@@ -91,6 +100,7 @@ impl App {
         parts: &http::request::Parts,
         body: B,
         remote: Option<SocketAddr>,
+        peer_certificates: Arc<Vec<Vec<u8>>>,
     ) -> Result<(coffer_types::Response, String, bool), Error>
     where
         B: hyper::body::Body<Data = Bytes> + Send,
@@ -112,7 +122,8 @@ impl App {
                 }
             })?
             .to_bytes();
-        let request = build_request(&head, &parts.uri, &parts.headers, &bytes, remote)?;
+        let mut request = build_request(&head, &parts.uri, &parts.headers, &bytes, remote)?;
+        request.peer_certificates = peer_certificates;
         let request_id = request.id.clone();
         let response = self.core.handle(request).await?;
         Ok((response, request_id, head.is_head))

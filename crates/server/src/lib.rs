@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod client_cert;
 pub mod config;
 mod http_request;
 mod http_response;

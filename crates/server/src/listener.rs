@@ -40,7 +40,7 @@ pub fn tls_config(cert_file: &std::path::Path, key_file: &std::path::Path) -> Re
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| bad("TLS setup", &e))?
-        .with_no_client_auth()
+        .with_client_cert_verifier(Arc::new(crate::client_cert::RequestClientCertificate::new()))
         .with_single_cert(certs, key)
         .map_err(|e| bad("certificate and key do not match", &e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -112,6 +112,8 @@ impl Listener {
                         }
                         Some(acceptor) => {
                             let acceptor = acceptor.clone();
+                            let app_for_tls = self.app.clone();
+                            drop(service);
                             let builder = builder.clone();
                             let watcher = graceful.watcher();
                             tokio::spawn(async move {
@@ -120,6 +122,15 @@ impl Listener {
                                     Ok(Err(e)) => { tracing::debug!(error = %e, "TLS handshake failed"); return; }
                                     Err(_) => { tracing::debug!("TLS handshake timed out"); return; }
                                 };
+                                // Unverified here: auth methods check the chain against their CAs.
+                                let peer: Arc<Vec<Vec<u8>>> = Arc::new(
+                                    tls.get_ref().1.peer_certificates().map(|c| c.iter().map(|d| d.to_vec()).collect()).unwrap_or_default(),
+                                );
+                                let tls_app = app_for_tls.clone();
+                                let service = service_fn(move |req| {
+                                    let (app, peer) = (tls_app.clone(), peer.clone());
+                                    async move { Ok::<_, std::convert::Infallible>(app.serve_tls(req, Some(remote), peer).await) }
+                                });
                                 let conn = builder.serve_connection(TokioIo::new(tls), service);
                                 let _ = watcher.watch(conn).await;
                             });

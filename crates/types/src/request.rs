@@ -53,6 +53,9 @@ pub struct Request {
     pub remote_addr: Option<SocketAddr>,
     /// `X-Vault-Wrap-TTL`: wrap the response in a single-use token living this many seconds.
     pub wrap_ttl: Option<i64>,
+    /// The TLS client certificate chain the peer presented (DER, leaf first; empty if none).
+    /// The listener requests one on every handshake without verifying it: auth methods do.
+    pub peer_certificates: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
 impl Request {
@@ -66,6 +69,7 @@ impl Request {
             token: None,
             remote_addr: None,
             wrap_ttl: None,
+            peer_certificates: std::sync::Arc::new(Vec::new()),
         }
     }
 
