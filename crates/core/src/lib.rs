@@ -9,6 +9,7 @@
 
 mod acl;
 mod audit;
+mod cidr;
 mod expiry;
 mod identity;
 mod leases;

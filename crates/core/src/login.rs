@@ -54,6 +54,7 @@ impl Core {
             renewable: true,
             mount_max_ttl: max,
             mount_accessor: mount.entry.accessor.clone(),
+            bound_cidrs: login.bound_cidrs.clone(),
             ..TokenEntry::default()
         };
         let mut entry = entry;

@@ -96,6 +96,9 @@ impl Core {
             peer_certificates: req.peer_certificates,
         };
         let Some(entry) = token else { return Ok(backend_request) };
+        if !unauthenticated && !crate::cidr::allowed(&entry.bound_cidrs, backend_request.remote_addr.map(|a| a.ip())) {
+            return Err(Error::PermissionDenied);
+        }
         let mut sudo = entry.is_root();
         if !unauthenticated && !entry.is_root() {
             if backend_request.operation == Operation::Update

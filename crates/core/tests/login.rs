@@ -27,11 +27,17 @@ async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
     Ok(Some(Response { login: Some(login), ..Response::default() }))
 }
 
+async fn login_bound(_s: Arc<()>, _req: Req) -> Result<Option<Response>> {
+    let login = Login { policies: vec!["app".into()], bound_cidrs: vec!["10.0.0.0/8".into()], ..Login::default() };
+    Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
 fn fake(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
     Ok(Arc::new(
         Router::new(Arc::new(()))
-            .special_paths(SpecialPaths { unauthenticated: vec!["login".into()], sudo: vec![] })
-            .path(Path::new("login").write(login)),
+            .special_paths(SpecialPaths { unauthenticated: vec!["login".into(), "login-bound".into()], sudo: vec![] })
+            .path(Path::new("login").write(login))
+            .path(Path::new("login-bound").write(login_bound)),
     ))
 }
 
@@ -110,4 +116,20 @@ async fn logins_get_an_entity_and_templated_policies_render_for_it() {
     assert_eq!(data["aliases"][0]["mount_accessor"], accessor.as_str());
     let other = core.handle(Request::new(Operation::Read, "identity/entity/id/someone-else").with_token(&token)).await;
     assert_eq!(other.unwrap_err(), Error::PermissionDenied);
+}
+
+#[tokio::test]
+async fn tokens_bound_to_cidrs_only_work_from_there() {
+    let registry = Registry::new().auth("fake", fake);
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig { storage_type: "inmem".into() });
+    core.init_dev(Some("root"), &[]).await.unwrap();
+    core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
+    let auth = core.handle(Request::new(Operation::Update, "auth/fake/login-bound")).await.unwrap().auth.unwrap();
+    let token = auth.client_token.expose().to_string();
+    let mut inside = Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token);
+    inside.remote_addr = Some("10.1.2.3:5000".parse().unwrap());
+    assert!(core.handle(inside).await.is_ok());
+    let mut outside = Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token);
+    outside.remote_addr = Some("127.0.0.1:5000".parse().unwrap());
+    assert_eq!(core.handle(outside).await.unwrap_err(), Error::PermissionDenied);
 }

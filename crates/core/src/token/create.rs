@@ -189,6 +189,7 @@ pub(crate) fn build(
         role: role.map(|r| r.name.clone()).unwrap_or_default(),
         mount_max_ttl: ctx.max_ttl,
         mount_accessor: String::new(),
+        bound_cidrs: Vec::new(),
     };
     Ok((token, entry, warnings))
 }

@@ -60,6 +60,9 @@ pub struct TokenEntry {
     /// The accessor of the auth mount whose login created it ("" for the token store).
     #[serde(default)]
     pub mount_accessor: String,
+    /// CIDR blocks the token may be used from (empty = anywhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_cidrs: Vec<String>,
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -124,6 +127,9 @@ impl TokenEntry {
         }
         if !self.role.is_empty() {
             out["role"] = json!(self.role);
+        }
+        if !self.bound_cidrs.is_empty() {
+            out["bound_cidrs"] = json!(self.bound_cidrs);
         }
         out
     }
