@@ -87,7 +87,8 @@ impl Core {
         let revoked = active.tokens.revoke_tree(&hash).await?;
         self.after_token_revocation(&active, &revoked).await?;
         let wrapped: Wrapped = serde_json::from_slice(&bytes).map_err(|e| Error::internal(format!("corrupt wrapped response: {e}")))?;
-        let lease = (!wrapped.lease_id.is_empty() || wrapped.lease_duration > 0).then(|| LeaseInfo {
+        let leased = !wrapped.lease_id.is_empty() || wrapped.lease_duration > 0;
+        let lease = leased.then_some(LeaseInfo {
             lease_id: wrapped.lease_id,
             renewable: wrapped.renewable,
             lease_duration: wrapped.lease_duration,

@@ -108,7 +108,7 @@ async fn logins_get_an_entity_and_templated_policies_render_for_it() {
     let foreign = Request::new(Operation::Update, "auth/token/roles/bob").with_token(&token);
     assert_eq!(core.handle(foreign).await.unwrap_err(), Error::PermissionDenied);
     let entity = core
-        .handle(Request::new(Operation::Read, &format!("identity/entity/id/{}", first.entity_id)).with_token(&token))
+        .handle(Request::new(Operation::Read, format!("identity/entity/id/{}", first.entity_id)).with_token(&token))
         .await
         .expect("the default policy lets a token read its own entity");
     let data = entity.data.unwrap();

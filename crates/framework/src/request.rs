@@ -56,6 +56,26 @@ pub struct BackendRequest {
     pub peer_certificates: std::sync::Arc<Vec<Vec<u8>>>,
 }
 
+impl BackendRequest {
+    /// A request with no data, no caller and no peer details (tests and internal calls);
+    /// set the other fields with struct update syntax.
+    pub fn new(operation: Operation, path: impl Into<String>, storage: SharedStorage) -> Self {
+        BackendRequest {
+            operation,
+            path: path.into(),
+            data: Map::new(),
+            storage,
+            mount_point: String::new(),
+            request_id: coffer_types::new_uuid(),
+            caller: Caller::default(),
+            client_token: None,
+            remote_addr: None,
+            wrap_requested: false,
+            peer_certificates: std::sync::Arc::new(Vec::new()),
+        }
+    }
+}
+
 /// What a route handler receives: the backend request plus the route's captures and typed
 /// getters that apply the declared field types and defaults.
 pub struct Req {

@@ -97,6 +97,7 @@ pub fn coerce_string_map(field: &str, value: &Value) -> Result<Map, Error> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
 

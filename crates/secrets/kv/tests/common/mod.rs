@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Backend, BackendConfig, BackendRequest, Caller};
+use coffer_framework::{Backend, BackendConfig, BackendRequest};
 use coffer_storage::{MemoryStorage, SharedStorage};
 use coffer_types::{Map, Operation, Response, Result};
 use serde_json::{Value, json};
@@ -47,15 +47,9 @@ impl Kv {
             _ => Map::new(),
         };
         BackendRequest {
-            operation,
-            path: path.to_string(),
             data,
-            storage: self.storage.clone(),
             mount_point: "secret/".into(),
-            request_id: "test".into(),
-            caller: Caller::default(),
-            client_token: None,
-            remote_addr: None,
+            ..BackendRequest::new(operation, path, self.storage.clone())
         }
     }
 
