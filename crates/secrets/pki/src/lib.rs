@@ -1,0 +1,117 @@
+//! The PKI secrets engine: certificate authorities, roles, issuance, revocation, CRLs and an
+//! OCSP responder, speaking Vault's PKI API.
+//!
+//! A mount holds any number of *issuers* (CA certificates, with or without their *keys*); one
+//! is the default. *Roles* say which names, key types, usages and lifetimes `issue/:role`
+//! (server-generated key) and `sign/:role` (client CSR) may produce. Every issued certificate
+//! gets a random 159-bit serial and, unless the role says `no_store`, is stored with an entry
+//! in an index ordered by expiry; revocations are indexed the same way, so CRL builds and tidy
+//! read only what has not expired.
+//!
+//! Certificates are built with rcgen over aws-lc-rs keys; CRLs and OCSP responses are encoded
+//! with the `der` crate (x509-cert types where they exist) and signed with the issuer's key.
+//!
+//! Files follow the API: `path_root.rs` (root CA generation and signing intermediates),
+//! `path_intermediate.rs` (CSRs, imports), `path_issuers.rs` (issuer and key management),
+//! `path_roles.rs`, `path_issue.rs` (issue, sign, sign-verbatim), `path_revoke.rs`,
+//! `path_fetch.rs` (unauthenticated CA and CRL distribution), `path_config.rs`,
+//! `path_tidy.rs`, `crl.rs` and `ocsp.rs`.
+#![forbid(unsafe_code)]
+
+mod certutil;
+mod crl;
+mod issuers;
+mod issuing;
+mod keys;
+mod model;
+mod names;
+mod ocsp;
+mod output;
+mod path_config;
+mod path_fetch;
+mod path_intermediate;
+mod path_issue;
+mod path_issuers;
+mod path_revoke;
+mod path_roles;
+mod path_root;
+mod path_tidy;
+mod pem;
+
+use std::sync::Arc;
+
+use coffer_framework::{Backend, BackendConfig, Router, SpecialPaths};
+use coffer_types::Result;
+
+/// Per-mount state: locks that order the writes which must not interleave.
+pub struct PkiState {
+    /// Held while the set of issuers and keys changes (generation, import, delete), so that
+    /// defaults, names and chains stay consistent.
+    issuer_lock: tokio::sync::Mutex<()>,
+    /// Held while CRLs are rebuilt, so that CRL numbers increase by one per build.
+    crl_lock: tokio::sync::Mutex<()>,
+    /// The state of the last or running tidy.
+    tidy: path_tidy::TidyTracker,
+}
+
+impl PkiState {
+    fn new() -> Self {
+        PkiState {
+            issuer_lock: tokio::sync::Mutex::new(()),
+            crl_lock: tokio::sync::Mutex::new(()),
+            tidy: path_tidy::TidyTracker::default(),
+        }
+    }
+}
+
+/// Paths served without a token: CA certificates, CRLs, OCSP and single certificates.
+/// `+` stands for one path segment (issuer references).
+fn special_paths() -> SpecialPaths {
+    let unauthenticated = [
+        "cert/*",
+        "ca",
+        "ca/pem",
+        "ca_chain",
+        "crl",
+        "crl/pem",
+        "crl/delta",
+        "crl/delta/pem",
+        "issuers/",
+        "ocsp",
+        "ocsp/*",
+        "issuer/+/der",
+        "issuer/+/pem",
+        "issuer/+/json",
+        "issuer/+/crl",
+        "issuer/+/crl/der",
+        "issuer/+/crl/pem",
+        "issuer/+/crl/delta",
+        "issuer/+/crl/delta/der",
+        "issuer/+/crl/delta/pem",
+    ];
+    let sudo = ["root", "root/sign-self-issued", "issuer/+/sign-self-issued"];
+    SpecialPaths {
+        unauthenticated: unauthenticated.iter().map(|s| s.to_string()).collect(),
+        sudo: sudo.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Builds a PKI engine for a mount.
+pub fn factory(config: BackendConfig) -> Result<Arc<dyn Backend>> {
+    let state = Arc::new(PkiState::new());
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(path_tidy::auto_tidy_loop(Arc::downgrade(&state), config.storage.clone()));
+    }
+    let router = Router::new(state);
+    let router = path_fetch::routes(router);
+    let router = path_root::routes(router);
+    let router = path_intermediate::routes(router);
+    let router = path_issuers::routes(router);
+    let router = path_roles::routes(router);
+    let router = path_issue::routes(router);
+    let router = path_revoke::routes(router);
+    let router = path_config::routes(router);
+    let router = path_tidy::routes(router);
+    let router = ocsp::routes(router);
+    Ok(Arc::new(router.special_paths(special_paths())))
+}
