@@ -67,7 +67,11 @@ async fn issuer_of(req: &Req) -> Result<Option<IssuerEntry>> {
         }
         return model::get(req.storage(), &model::issuer_key(&config.default)).await;
     }
-    issuers::load_issuer(req.storage(), reference).await.map(Some)
+    match issuers::load_issuer(req.storage(), reference).await {
+        Ok(entry) => Ok(Some(entry)),
+        Err(Error::InvalidRequest(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn cert_der(entry: &IssuerEntry) -> Result<Vec<u8>> {
