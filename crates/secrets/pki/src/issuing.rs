@@ -581,7 +581,10 @@ impl Template {
     /// A self-signed certificate for `key`.
     pub(crate) fn self_sign(&self, key: &PrivateKey, signature_bits: i64) -> Result<Vec<u8>> {
         let signer = key.signer(signature_bits)?;
-        let params = self.to_params(&signer)?;
+        let mut params = self.to_params(&signer)?;
+        // Vault's roots name themselves as their authority; it also lets a cross-signed copy
+        // (root/sign-self-issued) keep working with strict verifiers.
+        params.use_authority_key_identifier_extension = true;
         let cert = params
             .self_signed(&signer)
             .map_err(|e| Error::internal(format!("unable to sign certificate: {e}")))?;

@@ -372,6 +372,9 @@ async fn sign_self_issued(_state: Arc<PkiState>, req: Req) -> Result<Option<Resp
     if let Some(f) = fields.get_mut(offset + 2) {
         *f = issuer_name;
     }
+    if let Some(ski) = &issuer.cert.ski {
+        replace_aki(&mut fields, ski).map_err(bad)?;
+    }
     let tbs_der = fields.to_der().map_err(bad)?;
     let signature = crate::crl::sign(&issuer, &tbs_der)?;
     let cert = (Any::from_der(&tbs_der).map_err(bad)?, alg_any, signature);
@@ -380,6 +383,39 @@ async fn sign_self_issued(_state: Arc<PkiState>, req: Req) -> Result<Option<Resp
         "certificate": crate::pem::cert(&der),
         "issuing_ca": issuer.entry.certificate,
     }))))
+}
+
+/// Points the authority key identifier of a TBSCertificate's extensions (`[3]`, the last
+/// field) at the new issuer, so that chain builders that match key ids find it.
+fn replace_aki(fields: &mut [der::asn1::Any], ski: &[u8]) -> der::Result<()> {
+    use der::asn1::{Any, ContextSpecific, OctetString};
+    use der::{TagMode, TagNumber, Tagged};
+    use x509_cert::ext::Extension;
+    use x509_cert::ext::pkix::AuthorityKeyIdentifier;
+    let Some(last) = fields.last_mut() else { return Ok(()) };
+    let tag = last.tag();
+    if !(tag.is_context_specific() && tag.number() == TagNumber(3)) {
+        return Ok(());
+    }
+    let mut extensions: Vec<Extension> = Vec::from_der(last.value())?;
+    extensions.retain(|e| e.extn_id.to_string() != "2.5.29.35");
+    let aki = AuthorityKeyIdentifier {
+        key_identifier: Some(OctetString::new(ski)?),
+        authority_cert_issuer: None,
+        authority_cert_serial_number: None,
+    };
+    extensions.push(Extension {
+        extn_id: der::asn1::ObjectIdentifier::new_unwrap("2.5.29.35"),
+        critical: false,
+        extn_value: OctetString::new(aki.to_der()?)?,
+    });
+    let wrapped = ContextSpecific {
+        tag_number: TagNumber(3),
+        tag_mode: TagMode::Explicit,
+        value: extensions,
+    };
+    *last = Any::from_der(&wrapped.to_der()?)?;
+    Ok(())
 }
 
 fn encode_triple(

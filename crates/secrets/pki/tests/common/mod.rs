@@ -88,6 +88,15 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// A list that may be empty (the core would answer 404).
+    pub async fn list_maybe(&self, path: &str) -> Vec<String> {
+        let data = data_of(self.call(Operation::List, path, json!({})).await.unwrap());
+        data["keys"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    }
+
     /// An EC P-256 root CA, as the guide's step 2 makes it.
     pub async fn ec_root(&self, cn: &str) -> Value {
         self.write(
