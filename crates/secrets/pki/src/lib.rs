@@ -37,6 +37,7 @@ mod path_roles;
 mod path_root;
 mod path_tidy;
 mod pem;
+mod subject;
 
 use std::sync::Arc;
 
