@@ -316,6 +316,29 @@ fn aia_extension(urls: &UrlsConfig) -> Result<Option<CustomExtension>> {
     Ok(Some(ext(&[1, 3, 6, 1, 5, 5, 7, 1, 1], false, value)))
 }
 
+/// Freshest CRL (RFC 5280 4.2.1.15): where delta CRLs are published.
+fn freshest_crl_extension(urls: &[String]) -> Result<Option<CustomExtension>> {
+    use x509_cert::ext::pkix::FreshestCrl;
+    use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+    use x509_cert::ext::pkix::name::DistributionPointName;
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    let mut points = Vec::new();
+    for url in urls {
+        let name = GeneralName::UniformResourceIdentifier(
+            Ia5String::new(url).map_err(|_| Error::invalid(format!("invalid URL: {url}")))?,
+        );
+        points.push(DistributionPoint {
+            distribution_point: Some(DistributionPointName::FullName(vec![name])),
+            reasons: None,
+            crl_issuer: None,
+        });
+    }
+    let value = FreshestCrl(points).to_der().map_err(der_error)?;
+    Ok(Some(ext(&[2, 5, 29, 46], false, value)))
+}
+
 fn policies_extension(oids: &[String]) -> Result<Option<CustomExtension>> {
     use x509_cert::ext::pkix::CertificatePolicies;
     use x509_cert::ext::pkix::certpolicy::PolicyInformation;
@@ -376,6 +399,9 @@ impl Template {
             .collect();
         if let Some(aia) = aia_extension(&self.urls)? {
             params.custom_extensions.push(aia);
+        }
+        if let Some(freshest) = freshest_crl_extension(&self.urls.delta_crl_distribution_points)? {
+            params.custom_extensions.push(freshest);
         }
         if let Some(policies) = policies_extension(&self.policy_identifiers)? {
             params.custom_extensions.push(policies);

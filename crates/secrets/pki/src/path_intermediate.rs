@@ -49,6 +49,7 @@ pub(crate) fn subject_from_name(name: &X509Name<'_>) -> Subject {
             "2.5.4.10" => subject.organization.push(value),
             "2.5.4.11" => subject.ou.push(value),
             "2.5.4.5" => subject.serial_number = value,
+            "0.9.2342.19200300.100.1.1" => subject.user_id = value,
             _ => {}
         }
     }

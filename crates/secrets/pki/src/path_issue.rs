@@ -175,6 +175,12 @@ async fn plan_leaf(
             "serial_number {serial_number} not allowed by this role"
         )));
     }
+    let user_ids = req.list("user_ids")?;
+    for id in &user_ids {
+        if !role.allowed_user_ids.iter().any(|p| p == "*" || names::glob_match(p, id)) {
+            return Err(Error::invalid(format!("user_id {id} not allowed by this role")));
+        }
+    }
     let subject = Subject {
         common_name: cn,
         country: role.country.clone(),
@@ -185,6 +191,7 @@ async fn plan_leaf(
         organization: role.organization.clone(),
         ou: role.ou.clone(),
         serial_number,
+        user_id: user_ids.into_iter().next().unwrap_or_default(),
     };
     let mut ttl = TtlInput {
         role_ttl: role.ttl,

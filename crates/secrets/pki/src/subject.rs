@@ -27,6 +27,8 @@ pub(crate) struct Subject {
     pub ou: Vec<String>,
     /// serialNumber attribute.
     pub serial_number: String,
+    /// UID attribute (`user_ids`).
+    pub user_id: String,
 }
 
 impl Subject {
@@ -42,6 +44,7 @@ impl Subject {
             organization: req.list("organization")?,
             ou: req.list("ou")?,
             serial_number: req.str("serial_number")?,
+            user_id: String::new(),
         })
     }
 
@@ -73,6 +76,12 @@ impl Subject {
         }
         if !self.serial_number.is_empty() {
             dn.push(DnType::CustomDnType(vec![2, 5, 4, 5]), self.serial_number.as_str());
+        }
+        if !self.user_id.is_empty() {
+            dn.push(
+                DnType::CustomDnType(vec![0, 9, 2342, 19200300, 100, 1, 1]),
+                self.user_id.as_str(),
+            );
         }
         Ok(dn)
     }

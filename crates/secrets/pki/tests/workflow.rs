@@ -108,6 +108,7 @@ async fn issued_ec_leaf_verifies_and_carries_names_usages_and_urls() {
     assert!(dump.contains("URI:http://127.0.0.1:8200/v1/pki/crl"), "{dump}");
     assert!(dump.contains("X509v3 Subject Key Identifier"), "{dump}");
     assert!(dump.contains("X509v3 Authority Key Identifier"), "{dump}");
+    assert!(!dump.contains("Freshest CRL"), "{dump}");
     let lifetime = issued["expiration"].as_i64().unwrap() - issued["not_before"].as_i64().unwrap();
     assert!((300..=330).contains(&lifetime), "{lifetime}");
     assert!(engine.list("certs/").await.contains(&serial.to_string()));
@@ -264,4 +265,29 @@ async fn revocation_shows_on_the_crl_and_through_ocsp() {
         .unwrap()
         .unwrap();
     assert_eq!(malformed.status, Some(400));
+}
+
+#[tokio::test]
+async fn delta_crl_urls_and_user_ids_reach_the_certificate() {
+    let (engine, _, _) = guide().await;
+    engine
+        .write("config/urls", json!({"delta_crl_distribution_points": "http://x/v1/pki/crl/delta"}))
+        .await;
+    engine
+        .write(
+            "roles/people",
+            json!({"allow_any_name": true, "key_type": "ec", "allowed_user_ids": "u-*"}),
+        )
+        .await;
+    let leaf =
+        engine.write("issue/people", json!({"common_name": "p.test", "user_ids": "u-42"})).await;
+    let scratch = Scratch::new();
+    let dump = cert_text(&scratch, leaf["certificate"].as_str().unwrap());
+    assert!(dump.contains("Freshest CRL"), "{dump}");
+    assert!(dump.contains("URI:http://x/v1/pki/crl/delta"), "{dump}");
+    assert!(dump.contains("UID = u-42"), "{dump}");
+    let err = engine
+        .write_err("issue/people", json!({"common_name": "p.test", "user_ids": "root"}))
+        .await;
+    assert_eq!(err.to_string(), "user_id root not allowed by this role");
 }
