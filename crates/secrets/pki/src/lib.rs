@@ -20,6 +20,7 @@
 
 mod certutil;
 mod crl;
+pub mod fuzzing;
 mod issuers;
 mod issuing;
 mod keys;

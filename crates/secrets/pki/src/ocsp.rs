@@ -185,6 +185,11 @@ async fn answer(state: &PkiState, storage: &SharedStorage, der: &[u8]) -> Respon
     }
 }
 
+/// Whether `der` is a well-formed OCSP request (fuzzing entry point).
+pub(crate) fn parses(der: &[u8]) -> bool {
+    OcspRequest::from_der(der).is_ok()
+}
+
 fn hash_alg(oid: &ObjectIdentifier) -> Option<&'static digest::Algorithm> {
     match oid.to_string().as_str() {
         "1.3.14.3.2.26" => Some(&digest::SHA1_FOR_LEGACY_USE_ONLY),

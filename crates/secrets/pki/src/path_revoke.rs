@@ -29,8 +29,18 @@ pub(crate) fn routes(router: Router<PkiState>) -> Router<PkiState> {
                 .field(Field::string("private_key"))
                 .write(revoke_with_key),
         )
-        .path(Path::new("certs/").list(list_certs))
-        .path(Path::new("certs/revoked/").list(list_revoked))
+        .path(
+            Path::new("certs/")
+                .field(Field::string("after"))
+                .field(Field::int("limit"))
+                .list(list_certs),
+        )
+        .path(
+            Path::new("certs/revoked/")
+                .field(Field::string("after"))
+                .field(Field::int("limit"))
+                .list(list_revoked),
+        )
 }
 
 fn revoked_response(entry: &RevokedEntry) -> Response {
@@ -177,14 +187,25 @@ async fn revoke_cert(
     Ok(revoked_response(&entry))
 }
 
-async fn list_certs(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
-    let keys: Vec<String> =
-        req.storage().list("certs/").await?.into_iter().map(|k| k.replace('-', ":")).collect();
+/// Lists serials below `prefix`, honouring OpenBao's `after` and `limit` pagination.
+async fn list_serials(req: &Req, prefix: &str) -> Result<Option<Response>> {
+    let after = req.str("after")?;
+    let after = if after.is_empty() { None } else { Some(serial_key(&parse_serial(&after)?)) };
+    let limit = usize::try_from(req.int("limit")?).ok().filter(|l| *l > 0);
+    let keys: Vec<String> = req
+        .storage()
+        .list_page(prefix, after.as_deref(), limit)
+        .await?
+        .into_iter()
+        .map(|k| k.replace('-', ":"))
+        .collect();
     Ok(Some(Response::json(json!({ "keys": keys }))))
 }
 
+async fn list_certs(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
+    list_serials(&req, "certs/").await
+}
+
 async fn list_revoked(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
-    let keys: Vec<String> =
-        req.storage().list("revoked/").await?.into_iter().map(|k| k.replace('-', ":")).collect();
-    Ok(Some(Response::json(json!({ "keys": keys }))))
+    list_serials(&req, "revoked/").await
 }
