@@ -54,6 +54,10 @@ pub struct PkiState {
     crl_lock: tokio::sync::Mutex<()>,
     /// The state of the last or running tidy.
     tidy: path_tidy::TidyTracker,
+    /// Identifies this engine instance in `tidy-status`.
+    backend_uuid: String,
+    /// When this engine instance started (unix seconds).
+    started_at: i64,
 }
 
 impl PkiState {
@@ -62,6 +66,8 @@ impl PkiState {
             issuer_lock: tokio::sync::Mutex::new(()),
             crl_lock: tokio::sync::Mutex::new(()),
             tidy: path_tidy::TidyTracker::default(),
+            backend_uuid: coffer_types::new_uuid(),
+            started_at: coffer_types::unix_now(),
         }
     }
 }

@@ -99,10 +99,6 @@ fn crl_json(config: &CrlConfig) -> Value {
         "enable_delta": config.enable_delta,
         "delta_rebuild_interval": short_duration(config.delta_rebuild_interval),
         "allow_expired_cert_revocation": config.allow_expired_cert_revocation,
-        "cross_cluster_revocation": false,
-        "unified_crl": false,
-        "unified_crl_on_existing_paths": false,
-        "max_crl_entries": 100000,
     })
 }
 

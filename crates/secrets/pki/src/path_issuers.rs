@@ -99,13 +99,41 @@ async fn list_issuers(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     Ok(Some(Response::json(json!({ "keys": keys, "key_info": info }))))
 }
 
+/// The name of the algorithm an issuer signs CRLs and OCSP answers with by default.
+fn default_revocation_algorithm(entry: &IssuerEntry) -> String {
+    let Ok(cert) = crate::certutil::CertInfo::from_pem(&entry.certificate) else {
+        return String::new();
+    };
+    let Ok((_, parsed)) =
+        <x509_parser::prelude::X509Certificate as x509_parser::prelude::FromDer<_>>::from_der(
+            &cert.der,
+        )
+    else {
+        return String::new();
+    };
+    match crate::keys::spki_spec(parsed.public_key()) {
+        Ok(spec) => match (spec.kind, spec.bits) {
+            (crate::keys::KeyType::Rsa, _) => "SHA256WithRSA".into(),
+            (crate::keys::KeyType::Ec, 384) => "ECDSAWithSHA384".into(),
+            (crate::keys::KeyType::Ec, 521) => "ECDSAWithSHA512".into(),
+            (crate::keys::KeyType::Ec, _) => "ECDSAWithSHA256".into(),
+            (crate::keys::KeyType::Ed25519, _) => "PureEd25519".into(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
 fn issuer_json(entry: &IssuerEntry) -> Value {
-    json!({
+    let algorithm = if entry.revocation_signature_algorithm.is_empty() {
+        default_revocation_algorithm(entry)
+    } else {
+        entry.revocation_signature_algorithm.clone()
+    };
+    let mut value = json!({
         "ca_chain": entry.ca_chain,
         "certificate": entry.certificate,
         "crl_distribution_points": entry.crl_distribution_points,
         "delta_crl_distribution_points": entry.delta_crl_distribution_points,
-        "enable_aia_url_templating": entry.enable_aia_url_templating,
         "issuer_id": entry.id,
         "issuer_name": entry.name,
         "issuing_certificates": entry.issuing_certificates,
@@ -113,12 +141,18 @@ fn issuer_json(entry: &IssuerEntry) -> Value {
         "leaf_not_after_behavior": entry.leaf_not_after_behavior,
         "manual_chain": entry.manual_chain,
         "ocsp_servers": entry.ocsp_servers,
-        "revocation_signature_algorithm": entry.revocation_signature_algorithm,
+        "revocation_signature_algorithm": algorithm,
         "revoked": entry.revoked,
-        "revocation_time": entry.revocation_time,
-        "revocation_time_rfc3339": crate::certutil::rfc3339(entry.revocation_time),
         "usage": entry.usage,
-    })
+    });
+    if let (true, Some(map)) = (entry.revoked, value.as_object_mut()) {
+        map.insert("revocation_time".into(), json!(entry.revocation_time));
+        map.insert(
+            "revocation_time_rfc3339".into(),
+            json!(crate::certutil::rfc3339(entry.revocation_time)),
+        );
+    }
+    value
 }
 
 async fn read_issuer(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {

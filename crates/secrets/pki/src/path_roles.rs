@@ -65,6 +65,10 @@ pub(crate) struct Role {
     pub basic_constraints_valid_for_non_ca: bool,
     pub not_before_duration: i64,
     pub not_after: String,
+    pub not_before: String,
+    pub not_before_bound: String,
+    pub not_after_bound: String,
+    pub allow_globs_in_identity_templates: bool,
     pub cn_validations: Vec<String>,
 }
 
@@ -122,6 +126,10 @@ impl Default for Role {
             basic_constraints_valid_for_non_ca: false,
             not_before_duration: 30,
             not_after: String::new(),
+            not_before: String::new(),
+            not_before_bound: "permit".into(),
+            not_after_bound: "permit".into(),
+            allow_globs_in_identity_templates: false,
             cn_validations: vec!["email".into(), "hostname".into()],
         }
     }
@@ -152,6 +160,7 @@ const BOOLS: &[&str] = &[
     "no_store",
     "require_cn",
     "basic_constraints_valid_for_non_ca",
+    "allow_globs_in_identity_templates",
 ];
 const LISTS: &[&str] = &[
     "allowed_domains",
@@ -175,7 +184,8 @@ const LISTS: &[&str] = &[
 ];
 const DURATIONS: &[&str] = &["ttl", "max_ttl", "not_before_duration"];
 const INTS: &[&str] = &["key_bits", "signature_bits"];
-const STRINGS: &[&str] = &["issuer_ref", "key_type", "not_after"];
+const STRINGS: &[&str] =
+    &["issuer_ref", "key_type", "not_after", "not_before", "not_before_bound", "not_after_bound"];
 
 pub(crate) fn routes(router: Router<PkiState>) -> Router<PkiState> {
     let mut path = Path::new("roles/{name}");

@@ -42,7 +42,7 @@ pub(crate) struct TidyParams {
     pub tidy_acme: bool,
     /// How long past expiry a certificate is kept.
     pub safety_buffer: i64,
-    /// How long past expiry a revocation is kept (0 = `safety_buffer`).
+    /// How long past expiry a revocation is kept.
     pub revoked_safety_buffer: i64,
     /// How long past expiry an issuer is kept.
     pub issuer_safety_buffer: i64,
@@ -65,7 +65,7 @@ impl Default for TidyParams {
             tidy_move_legacy_ca_bundle: false,
             tidy_acme: false,
             safety_buffer: 72 * 3600,
-            revoked_safety_buffer: 0,
+            revoked_safety_buffer: 72 * 3600,
             issuer_safety_buffer: 365 * 24 * 3600,
             pause_duration: 0,
             page_size: 1000,
@@ -106,6 +106,10 @@ impl TidyParams {
                 return Err(Error::invalid(format!("{name} must not be negative")));
             }
             map.insert((*name).into(), json!(v));
+        }
+        if req.has("safety_buffer") && !req.has("revoked_safety_buffer") {
+            let buffer = map.get("safety_buffer").cloned().unwrap_or(Value::Null);
+            map.insert("revoked_safety_buffer".into(), buffer);
         }
         if req.has("page_size") {
             map.insert("page_size".into(), json!(req.int("page_size")?.clamp(1, 100_000)));
@@ -159,7 +163,6 @@ struct TidyStatus {
     last_auto_tidy_finished: i64,
     cert_store_deleted_count: u64,
     revoked_cert_deleted_count: u64,
-    issuers_deleted_count: u64,
 }
 
 /// Tracks tidy passes of one mount; the lock is never held across an `.await`.
@@ -325,11 +328,7 @@ async fn pass(state: &PkiState, storage: &SharedStorage, params: &TidyParams) ->
         }
     }
     if params.tidy_revoked_certs {
-        let buffer = if params.revoked_safety_buffer > 0 {
-            params.revoked_safety_buffer
-        } else {
-            params.safety_buffer
-        };
+        let buffer = params.revoked_safety_buffer;
         let (n, finished) =
             sweep(state, storage, REVOKED_INDEX, now - buffer, params, true).await?;
         state.tidy.update(|s| s.revoked_cert_deleted_count = n);
@@ -343,14 +342,11 @@ async fn pass(state: &PkiState, storage: &SharedStorage, params: &TidyParams) ->
     if params.tidy_expired_issuers {
         let config: IssuersConfig = model::get_config(storage, "issuers").await?;
         let _guard = state.issuer_lock.lock().await;
-        let mut count = 0;
         for entry in issuers::list_issuers(storage).await? {
             if entry.id != config.default && entry.not_after + params.issuer_safety_buffer < now {
                 issuers::delete_issuer(storage, &entry).await?;
-                count += 1;
             }
         }
-        state.tidy.update(|s| s.issuers_deleted_count = count);
     }
     Ok(true)
 }
@@ -362,37 +358,49 @@ fn time_or_null(t: i64) -> Value {
 async fn tidy_status(state: Arc<PkiState>, _req: Req) -> Result<Option<Response>> {
     let s = state.tidy.snapshot();
     let p = &s.params;
-    Ok(Some(Response::json(json!({
-        "state": if s.state.is_empty() { "Inactive" } else { s.state },
+    let inactive = s.state.is_empty();
+    // Before the first pass every detail is null, as in OpenBao.
+    let v = |value: Value| if inactive { Value::Null } else { value };
+    let mut data = json!({
+        "state": if inactive { "Inactive" } else { s.state },
         "error": s.error,
         "message": Value::Null,
         "time_started": time_or_null(s.time_started),
         "time_finished": time_or_null(s.time_finished),
-        "last_auto_tidy_finished": time_or_null(s.last_auto_tidy_finished),
-        "safety_buffer": p.safety_buffer,
-        "revoked_safety_buffer": p.revoked_safety_buffer,
-        "issuer_safety_buffer": p.issuer_safety_buffer,
-        "tidy_cert_store": p.tidy_cert_store,
-        "tidy_revoked_certs": p.tidy_revoked_certs,
-        "tidy_revoked_cert_issuer_associations": p.tidy_revoked_cert_issuer_associations,
-        "tidy_expired_issuers": p.tidy_expired_issuers,
-        "tidy_invalid_certs": p.tidy_invalid_certs,
-        "tidy_move_legacy_ca_bundle": p.tidy_move_legacy_ca_bundle,
-        "tidy_acme": p.tidy_acme,
-        "pause_duration": format!("{}s", p.pause_duration),
-        "page_size": p.page_size,
-        "cert_store_deleted_count": s.cert_store_deleted_count,
-        "revoked_cert_deleted_count": s.revoked_cert_deleted_count,
-        "missing_issuer_cert_count": 0,
-        "issuers_deleted_count": s.issuers_deleted_count,
+        "safety_buffer": v(json!(p.safety_buffer)),
+        "revoked_safety_buffer": v(json!(p.revoked_safety_buffer)),
+        "issuer_safety_buffer": v(json!(p.issuer_safety_buffer)),
+        "acme_account_safety_buffer": v(json!(p.acme_account_safety_buffer)),
+        "tidy_cert_store": v(json!(p.tidy_cert_store)),
+        "tidy_revoked_certs": v(json!(p.tidy_revoked_certs)),
+        "tidy_revoked_cert_issuer_associations": v(json!(p.tidy_revoked_cert_issuer_associations)),
+        "tidy_expired_issuers": v(json!(p.tidy_expired_issuers)),
+        "tidy_invalid_certs": v(json!(p.tidy_invalid_certs)),
+        "tidy_move_legacy_ca_bundle": v(json!(p.tidy_move_legacy_ca_bundle)),
+        "tidy_acme": v(json!(p.tidy_acme)),
+        "pause_duration": v(json!(format!("{}s", p.pause_duration))),
+        "page_size": v(json!(p.page_size)),
+        "cert_store_deleted_count": v(json!(s.cert_store_deleted_count)),
+        "revoked_cert_deleted_count": v(json!(s.revoked_cert_deleted_count)),
+        "missing_issuer_cert_count": v(json!(0)),
         "current_cert_store_count": Value::Null,
         "current_revoked_cert_count": Value::Null,
-        "acme_account_deleted_count": 0,
-        "acme_account_revoked_count": 0,
-        "acme_orders_deleted_count": 0,
-        "total_acme_account_count": 0,
-        "internal_backend_uuid": "",
-    }))))
+        "acme_account_deleted_count": v(json!(0)),
+        "acme_account_revoked_count": v(json!(0)),
+        "acme_orders_deleted_count": v(json!(0)),
+        "total_acme_account_count": v(json!(0)),
+        "internal_backend_uuid": state.backend_uuid,
+    });
+    if let (false, Some(map)) = (inactive, data.as_object_mut()) {
+        // Like OpenBao, the engine's start counts as the last auto-tidy until one runs.
+        let last = if s.last_auto_tidy_finished != 0 {
+            s.last_auto_tidy_finished
+        } else {
+            state.started_at
+        };
+        map.insert("last_auto_tidy_finished".into(), time_or_null(last));
+    }
+    Ok(Some(Response::json(data)))
 }
 
 async fn tidy_cancel(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
@@ -403,9 +411,18 @@ async fn tidy_cancel(state: Arc<PkiState>, req: Req) -> Result<Option<Response>>
     tidy_status(state, req).await
 }
 
+/// The auto-tidy config as the API shows it (`pause_duration` as a duration string).
+fn auto_tidy_json(config: &AutoTidyConfig) -> Value {
+    let mut value = json!(config);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("pause_duration".into(), json!(format!("{}s", config.params.pause_duration)));
+    }
+    value
+}
+
 async fn read_auto_tidy(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     let config: AutoTidyConfig = model::get_config(req.storage(), "auto-tidy").await?;
-    Ok(Some(Response::json(json!(config))))
+    Ok(Some(Response::json(auto_tidy_json(&config))))
 }
 
 async fn write_auto_tidy(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
@@ -433,7 +450,7 @@ async fn write_auto_tidy(_state: Arc<PkiState>, req: Req) -> Result<Option<Respo
         return Err(Error::invalid("auto-tidy enabled but no tidy operations were requested"));
     }
     model::put(req.storage(), &config_key("auto-tidy"), &config).await?;
-    Ok(Some(Response::json(json!(config))))
+    Ok(Some(Response::json(auto_tidy_json(&config))))
 }
 
 /// Runs auto-tidy on its interval for as long as the mount exists: the task holds the state
