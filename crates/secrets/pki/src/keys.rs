@@ -67,6 +67,11 @@ impl KeySpec {
         let bits = match (kind, key_bits) {
             (KeyType::Rsa, 0) => 2048,
             (KeyType::Rsa, b @ (2048 | 3072 | 4096 | 8192)) => b,
+            (KeyType::Rsa, b) if b < 2048 => {
+                return Err(Error::invalid(format!(
+                    "RSA keys < 2048 bits are unsafe and not supported: got {b}"
+                )));
+            }
             (KeyType::Rsa, b) => {
                 return Err(Error::invalid(format!("unsupported bit length for RSA key: {b}")));
             }

@@ -58,7 +58,8 @@ pub(crate) fn subject_from_name(name: &X509Name<'_>) -> Subject {
 
 /// Parses and verifies a PEM (or base64 DER) CSR.
 pub(crate) fn parse_csr(text: &str) -> Result<Csr> {
-    let der = pem::decode_one(text, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"])?;
+    let der = pem::decode_one(text, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"])
+        .map_err(|_| Error::invalid("csr contains no data"))?;
     let (_, parsed) = X509CertificationRequest::from_der(&der)
         .map_err(|e| Error::invalid(format!("certificate request could not be parsed: {e}")))?;
     parsed
