@@ -5,6 +5,7 @@
 
 mod compare;
 mod load;
+mod raw;
 mod report;
 mod workloads;
 
@@ -61,6 +62,8 @@ enum Cmd {
         #[arg(long)]
         token: String,
     },
+    /// The machine's ceiling for issue: EC P-256 keygen+sign per second on one thread.
+    Raw,
     /// Coffer and OpenBao side by side (both in dev mode, each pinned to CPU 0).
     Compare {
         /// The coffer binary (default: target/release/coffer).
@@ -128,6 +131,11 @@ async fn main_async(cli: Cli) -> Result<()> {
             println!("{}", report::markdown(&rows));
             write_json(&json, &rows)
         }
+        Cmd::Raw => {
+            let raw = raw::ec_p256_keygen_and_sign_per_second(Duration::from_secs(3));
+            println!("Raw EC P-256 keygen+sign on one thread (aws-lc-rs): {raw:.0}/s");
+            Ok(())
+        }
         Cmd::Smoke { addr, token } => {
             let root = root_client(&addr, &token)?;
             let all: Vec<String> = workloads::ALL.iter().map(|s| s.to_string()).collect();
@@ -162,6 +170,8 @@ async fn main_async(cli: Cli) -> Result<()> {
             println!("| server | start-to-serving | idle RSS | peak RSS | binary |\n|---|---|---|---|---|");
             println!("| coffer | {:.0} ms | {} MiB | {} MiB | {} MiB |", c.start_to_serving.as_secs_f64() * 1000.0, c_idle / 1024, c_peak / 1024, size(&coffer));
             println!("| openbao | {:.0} ms | {} MiB | {} MiB | {} MiB |", o.start_to_serving.as_secs_f64() * 1000.0, o_idle / 1024, o_peak / 1024, size(&bao));
+            let raw = raw::ec_p256_keygen_and_sign_per_second(Duration::from_secs(3));
+            println!("\nRaw EC P-256 keygen+sign on this core (aws-lc-rs, one thread): {raw:.0}/s");
             write_json(&json, &rows)
         }
     }
