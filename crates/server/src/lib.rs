@@ -50,7 +50,10 @@ pub enum ServerError {
 
 /// The built-in engines.
 pub fn registry() -> Registry {
-    Registry::new().secrets("kv", coffer_kv::factory).secrets("pki", coffer_pki::factory)
+    Registry::new()
+        .secrets("kv", coffer_kv::factory)
+        .secrets("pki", coffer_pki::factory)
+        .auth("approle", coffer_approle::factory)
 }
 
 /// Opens the configured storage; returns it with the name `sys/seal-status` reports.
