@@ -10,16 +10,39 @@ fn approle_login_and_denials() {
     let Some(bao) = bao() else { return };
     let server = Server::dev();
     bao_ok(&bao, &server, &["auth", "enable", "approle"]);
-    bao_ok(&bao, &server, &["write", "auth/approle/role/web", "token_policies=web", "token_ttl=1h", "secret_id_num_uses=2"]);
+    bao_ok(
+        &bao,
+        &server,
+        &[
+            "write",
+            "auth/approle/role/web",
+            "token_policies=web",
+            "token_ttl=1h",
+            "secret_id_num_uses=2",
+        ],
+    );
     let role = bao_json(&bao, &server, &["read", "auth/approle/role/web"]);
     assert_eq!(role["data"]["token_policies"], serde_json::json!(["web"]));
     assert_eq!(role["data"]["token_ttl"], 3600);
-    let role_id = bao_json(&bao, &server, &["read", "auth/approle/role/web/role-id"])["data"]["role_id"].as_str().unwrap().to_string();
+    let role_id =
+        bao_json(&bao, &server, &["read", "auth/approle/role/web/role-id"])["data"]["role_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let secret = bao_json(&bao, &server, &["write", "-f", "auth/approle/role/web/secret-id"]);
     let secret_id = secret["data"]["secret_id"].as_str().unwrap().to_string();
     assert_eq!(secret["data"]["secret_id_num_uses"], 2);
 
-    let login = bao_json(&bao, &server, &["write", "auth/approle/login", &format!("role_id={role_id}"), &format!("secret_id={secret_id}")]);
+    let login = bao_json(
+        &bao,
+        &server,
+        &[
+            "write",
+            "auth/approle/login",
+            &format!("role_id={role_id}"),
+            &format!("secret_id={secret_id}"),
+        ],
+    );
     assert_eq!(login["auth"]["policies"], serde_json::json!(["default", "web"]));
     assert_eq!(login["auth"]["metadata"]["role_name"], "web");
     assert_eq!(login["auth"]["lease_duration"], 3600);
@@ -27,14 +50,41 @@ fn approle_login_and_denials() {
     assert!(!login["auth"]["entity_id"].as_str().unwrap().is_empty());
 
     for (rid, sid) in [(role_id.as_str(), "wrong-secret"), ("wrong-role", secret_id.as_str())] {
-        let out = run_bao(&bao, &server, &["write", "auth/approle/login", &format!("role_id={rid}"), &format!("secret_id={sid}")]);
+        let out = run_bao(
+            &bao,
+            &server,
+            &[
+                "write",
+                "auth/approle/login",
+                &format!("role_id={rid}"),
+                &format!("secret_id={sid}"),
+            ],
+        );
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("Code: 400") && err.contains("invalid role or secret ID"), "{err}");
     }
     // The second use spends the secret ID; a third is refused.
-    bao_ok(&bao, &server, &["write", "auth/approle/login", &format!("role_id={role_id}"), &format!("secret_id={secret_id}")]);
-    let spent = run_bao(&bao, &server, &["write", "auth/approle/login", &format!("role_id={role_id}"), &format!("secret_id={secret_id}")]);
+    bao_ok(
+        &bao,
+        &server,
+        &[
+            "write",
+            "auth/approle/login",
+            &format!("role_id={role_id}"),
+            &format!("secret_id={secret_id}"),
+        ],
+    );
+    let spent = run_bao(
+        &bao,
+        &server,
+        &[
+            "write",
+            "auth/approle/login",
+            &format!("role_id={role_id}"),
+            &format!("secret_id={secret_id}"),
+        ],
+    );
     assert!(!spent.status.success(), "a used-up secret ID still logs in");
 
     let listed = bao_json(&bao, &server, &["list", "auth/approle/role"]);

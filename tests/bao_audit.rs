@@ -21,12 +21,22 @@ fn kv_put_is_audited_with_the_value_hashed() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains(secret), "the secret reached the audit log");
     assert!(!text.contains(&server.token), "the token reached the audit log");
-    let hash = bao_json(&bao, &server, &["write", "sys/audit-hash/file", &format!("input={secret}")]);
+    let hash =
+        bao_json(&bao, &server, &["write", "sys/audit-hash/file", &format!("input={secret}")]);
     let hashed = hash["data"]["hash"].as_str().unwrap();
     assert!(text.contains(hashed), "the log holds the HMAC of the value");
-    let entries: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(entries.iter().any(|e| e["type"] == "request" && e["request"]["path"] == "secret/data/audited"));
-    assert!(entries.iter().any(|e| e["type"] == "response" && e["request"]["path"] == "secret/data/audited"));
+    let entries: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["type"] == "request" && e["request"]["path"] == "secret/data/audited")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["type"] == "response" && e["request"]["path"] == "secret/data/audited")
+    );
 
     bao_ok(&bao, &server, &["audit", "disable", "file"]);
     let after = run_bao(&bao, &server, &["audit", "list"]);

@@ -50,7 +50,8 @@ fn kv_v2_lifecycle_with_the_real_cli() {
     assert_eq!(got["data"]["data"], json!({"user": "app", "password": "rotated"}));
     assert_eq!(got["data"]["metadata"]["version"], 2);
 
-    let field = bao_ok(&bao, &server, &["kv", "get", "-field=password", "-version=1", "secret/app/db"]);
+    let field =
+        bao_ok(&bao, &server, &["kv", "get", "-field=password", "-version=1", "secret/app/db"]);
     assert_eq!(field.trim(), "s3cr3t");
 
     bao_ok(&bao, &server, &["kv", "put", "secret/app/other", "a=b"]);

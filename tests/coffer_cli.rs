@@ -99,7 +99,10 @@ fn operator_lifecycle() {
     .unwrap();
     let mut server = Server::with_config(&config, &addr);
     assert_eq!(coffer(&server, &["status"]).status.code(), Some(2));
-    let init = json_of(&server, &["operator", "init", "-key-shares=3", "-key-threshold=2", "-format=json"]);
+    let init = json_of(
+        &server,
+        &["operator", "init", "-key-shares=3", "-key-threshold=2", "-format=json"],
+    );
     let keys: Vec<String> = serde_json::from_value(init["unseal_keys_b64"].clone()).unwrap();
     server.token = init["root_token"].as_str().unwrap().to_string();
     ok(&server, &["operator", "unseal", &keys[0]]);

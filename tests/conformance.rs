@@ -15,7 +15,10 @@ fn the_guide_workflow_passes_against_coffer() {
         return;
     }
     let Some(bao) = common::bao() else { return };
-    let server_cmd = format!("{} server --dev --dev-listen-address $ADDR --dev-root-token-id $ROOT_TOKEN", env!("CARGO_BIN_EXE_coffer"));
+    let server_cmd = format!(
+        "{} server --dev --dev-listen-address $ADDR --dev-root-token-id $ROOT_TOKEN",
+        env!("CARGO_BIN_EXE_coffer")
+    );
     let out = Command::new("bash")
         .arg(&suite)
         .env("SERVER_CMD", server_cmd)

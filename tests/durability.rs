@@ -26,8 +26,11 @@ fn write_config(dir: &Path, addr: &str) -> std::path::PathBuf {
 
 /// Initialises with one share and unseals; returns (unseal key, root token).
 fn init_and_unseal(server: &mut Server) -> (String, String) {
-    let (status, init) =
-        server.call("PUT", "/v1/sys/init", Some(&json!({"secret_shares": 1, "secret_threshold": 1})));
+    let (status, init) = server.call(
+        "PUT",
+        "/v1/sys/init",
+        Some(&json!({"secret_shares": 1, "secret_threshold": 1})),
+    );
     assert_eq!(status, 200, "{init}");
     let key = init["keys"][0].as_str().unwrap().to_string();
     server.token = init["root_token"].as_str().unwrap().to_string();
@@ -61,7 +64,13 @@ fn acknowledged_writes_survive_sigkill() {
                 loop {
                     let (path, value) = (format!("w{w}/k{i}"), format!("value-{w}-{i}"));
                     let body = json!({"data": {"v": value}});
-                    match request(&addr, "PUT", &format!("/v1/secret/data/{path}"), Some(&token), Some(&body)) {
+                    match request(
+                        &addr,
+                        "PUT",
+                        &format!("/v1/secret/data/{path}"),
+                        Some(&token),
+                        Some(&body),
+                    ) {
                         Ok((200, _)) => acknowledged.lock().unwrap().push((path, value)),
                         Ok((status, body)) => panic!("write failed with {status}: {body}"),
                         Err(_) => return, // the server is gone
@@ -108,12 +117,17 @@ fn no_file_on_disk_holds_a_secret_in_plaintext() {
     let config = write_config(dir.path(), &addr);
     let mut server = Server::with_config(&config, &addr);
     init_and_unseal(&mut server);
-    server.call("POST", "/v1/sys/mounts/secret", Some(&json!({"type": "kv", "options": {"version": "2"}})));
+    server.call(
+        "POST",
+        "/v1/sys/mounts/secret",
+        Some(&json!({"type": "kv", "options": {"version": "2"}})),
+    );
     let secret = "plaintext-canary-7f3a9c1e";
     let (status, _) =
         server.call("PUT", "/v1/secret/data/canary", Some(&json!({"data": {"password": secret}})));
     assert_eq!(status, 200);
-    let (status, _) = server.call("PUT", "/v1/secret/data/canary-key-name", Some(&json!({"data": {"x": "y"}})));
+    let (status, _) =
+        server.call("PUT", "/v1/secret/data/canary-key-name", Some(&json!({"data": {"x": "y"}})));
     assert_eq!(status, 200);
     // Rotate, then write again: the new term encrypts too.
     assert_eq!(server.call("PUT", "/v1/sys/rotate", None).0, 204);

@@ -10,9 +10,19 @@ use serde_json::{Value, json};
 #[test]
 fn envelope_and_error_bodies() {
     let server = Server::dev();
-    let (status, body) = server.call("PUT", "/v1/secret/data/a", Some(&json!({"data": {"k": "v"}})));
+    let (status, body) =
+        server.call("PUT", "/v1/secret/data/a", Some(&json!({"data": {"k": "v"}})));
     assert_eq!(status, 200);
-    for key in ["request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info", "warnings", "auth"] {
+    for key in [
+        "request_id",
+        "lease_id",
+        "renewable",
+        "lease_duration",
+        "data",
+        "wrap_info",
+        "warnings",
+        "auth",
+    ] {
         assert!(body.get(key).is_some(), "envelope lacks {key}: {body}");
     }
     assert_eq!(body["request_id"].as_str().unwrap().len(), 36);
@@ -21,10 +31,21 @@ fn envelope_and_error_bodies() {
     let (status, body) = server.call("GET", "/v1/nomount/x", None);
     assert_eq!(status, 404);
     assert_eq!(body["errors"][0], "no handler for route \"nomount/x\". route entry not found.");
-    assert_eq!(request(&server.addr, "GET", "/v1/secret/data/a", None, None).unwrap(), (403, json!({"errors": ["permission denied"]})));
-    assert_eq!(request(&server.addr, "GET", "/v1/secret/data/a", Some("bogus"), None).unwrap().0, 403);
-    assert_eq!(request(&server.addr, "GET", "/elsewhere", None, None).unwrap(), (404, json!({"errors": []})));
-    let (status, _, _) = raw_request(&server.addr, "BREW", "/v1/secret/data/a", Some(&server.token), None, &[]).unwrap();
+    assert_eq!(
+        request(&server.addr, "GET", "/v1/secret/data/a", None, None).unwrap(),
+        (403, json!({"errors": ["permission denied"]}))
+    );
+    assert_eq!(
+        request(&server.addr, "GET", "/v1/secret/data/a", Some("bogus"), None).unwrap().0,
+        403
+    );
+    assert_eq!(
+        request(&server.addr, "GET", "/elsewhere", None, None).unwrap(),
+        (404, json!({"errors": []}))
+    );
+    let (status, _, _) =
+        raw_request(&server.addr, "BREW", "/v1/secret/data/a", Some(&server.token), None, &[])
+            .unwrap();
     assert_eq!(status, 405);
 }
 
@@ -35,43 +56,86 @@ fn headers_bodies_and_methods() {
     let token = server.token.as_str();
     // Bearer works when X-Vault-Token is absent.
     let bearer = format!("Bearer {token}");
-    let (status, _, _) = raw_request(addr, "GET", "/v1/sys/mounts", None, None, &[("Authorization", &bearer)]).unwrap();
+    let (status, _, _) =
+        raw_request(addr, "GET", "/v1/sys/mounts", None, None, &[("Authorization", &bearer)])
+            .unwrap();
     assert_eq!(status, 200);
     // JSON under a form content type is still JSON; a real form body is a form.
     let (status, _, _) = raw_request(
-        addr, "PUT", "/v1/secret/data/form", Some(token),
-        Some(br#"{"data":{"a":"1"}}"#.to_vec()), &[("Content-Type", "application/x-www-form-urlencoded")],
-    ).unwrap();
+        addr,
+        "PUT",
+        "/v1/secret/data/form",
+        Some(token),
+        Some(br#"{"data":{"a":"1"}}"#.to_vec()),
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+    )
+    .unwrap();
     assert_eq!(status, 200);
     server.call("POST", "/v1/sys/mounts/v1kv", Some(&json!({"type": "kv"})));
     let (status, _, _) = raw_request(
-        addr, "POST", "/v1/v1kv/f", Some(token), Some(b"user=u&role=a&role=b".to_vec()),
+        addr,
+        "POST",
+        "/v1/v1kv/f",
+        Some(token),
+        Some(b"user=u&role=a&role=b".to_vec()),
         &[("Content-Type", "application/x-www-form-urlencoded")],
-    ).unwrap();
+    )
+    .unwrap();
     assert_eq!(status, 204);
     let (_, body) = server.call("GET", "/v1/v1kv/f", None);
     assert_eq!(body["data"], json!({"user": "u", "role": "a,b"}));
     // Literal null body is empty data; malformed JSON is a 400 naming the problem.
-    let (status, _, _) = raw_request(addr, "PUT", "/v1/sys/mounts/nullbody", Some(token), Some(b"null".to_vec()), &[]).unwrap();
+    let (status, _, _) = raw_request(
+        addr,
+        "PUT",
+        "/v1/sys/mounts/nullbody",
+        Some(token),
+        Some(b"null".to_vec()),
+        &[],
+    )
+    .unwrap();
     assert_eq!(status, 400, "enable without type must fail");
-    let (status, _, body) = raw_request(addr, "PUT", "/v1/secret/data/x", Some(token), Some(b"{nope".to_vec()), &[]).unwrap();
+    let (status, _, body) =
+        raw_request(addr, "PUT", "/v1/secret/data/x", Some(token), Some(b"{nope".to_vec()), &[])
+            .unwrap();
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("failed to decode JSON input"));
     // PATCH needs the merge-patch content type.
-    let (status, _, _) = raw_request(addr, "PATCH", "/v1/secret/data/form", Some(token), Some(b"{}".to_vec()), &[]).unwrap();
+    let (status, _, _) =
+        raw_request(addr, "PATCH", "/v1/secret/data/form", Some(token), Some(b"{}".to_vec()), &[])
+            .unwrap();
     assert_eq!(status, 415);
     // LIST and GET ?list=true are the same; an empty list is 404.
-    let (status, via_list, _) = raw_request(addr, "LIST", "/v1/secret/metadata", Some(token), None, &[]).unwrap();
+    let (status, via_list, _) =
+        raw_request(addr, "LIST", "/v1/secret/metadata", Some(token), None, &[]).unwrap();
     assert_eq!(status, 200, "{via_list}");
     let (_, via_get) = server.call("GET", "/v1/secret/metadata?list=true", None);
     assert_eq!(via_get["data"]["keys"], json!(["form"]));
     assert_eq!(server.call("GET", "/v1/secret/metadata/nothing/?list=true", None).0, 404);
     // Standard response headers, and the namespace header.
-    let (_, head, _) = raw_request(addr, "GET", "/v1/sys/mounts", Some(token), None, &[("X-Vault-Namespace", "root")]).unwrap();
+    let (_, head, _) = raw_request(
+        addr,
+        "GET",
+        "/v1/sys/mounts",
+        Some(token),
+        None,
+        &[("X-Vault-Namespace", "root")],
+    )
+    .unwrap();
     let head = head.to_ascii_lowercase();
-    assert!(head.contains("cache-control: no-store") && head.contains("content-type: application/json"));
+    assert!(
+        head.contains("cache-control: no-store") && head.contains("content-type: application/json")
+    );
     assert!(head.contains("x-vault-namespace: root"));
-    let (status, _, _) = raw_request(addr, "GET", "/v1/sys/mounts", Some(token), None, &[("X-Vault-Namespace", "team-a")]).unwrap();
+    let (status, _, _) = raw_request(
+        addr,
+        "GET",
+        "/v1/sys/mounts",
+        Some(token),
+        None,
+        &[("X-Vault-Namespace", "team-a")],
+    )
+    .unwrap();
     assert_eq!(status, 404);
 }
 
@@ -79,7 +143,14 @@ fn headers_bodies_and_methods() {
 fn oversized_bodies_are_refused() {
     let server = Server::dev();
     let big = vec![b' '; 33 * 1024 * 1024];
-    let result = raw_request(&server.addr, "PUT", "/v1/secret/data/big", Some(&server.token), Some(big), &[]);
+    let result = raw_request(
+        &server.addr,
+        "PUT",
+        "/v1/secret/data/big",
+        Some(&server.token),
+        Some(big),
+        &[],
+    );
     // The server answers 413 (it may close the connection before reading everything).
     if let Ok((status, _, _)) = result {
         assert_eq!(status, 413);
@@ -95,22 +166,38 @@ fn health_flags_and_unsupported_methods() {
     assert_eq!(body["sealed"], false);
     assert_eq!(body["initialized"], true);
     assert!(body["cluster_name"].as_str().unwrap().starts_with("vault-cluster-"));
-    assert_eq!(request(&server.addr, "GET", "/v1/sys/health?activecode=299", None, None).unwrap().0, 299);
-    assert_eq!(request(&server.addr, "GET", "/v1/sys/health?activecode=abc", None, None).unwrap(), (400, json!({"errors": []})));
-    let (status, _, body) = raw_request(&server.addr, "HEAD", "/v1/sys/health", None, None, &[]).unwrap();
+    assert_eq!(
+        request(&server.addr, "GET", "/v1/sys/health?activecode=299", None, None).unwrap().0,
+        299
+    );
+    assert_eq!(
+        request(&server.addr, "GET", "/v1/sys/health?activecode=abc", None, None).unwrap(),
+        (400, json!({"errors": []}))
+    );
+    let (status, _, body) =
+        raw_request(&server.addr, "HEAD", "/v1/sys/health", None, None, &[]).unwrap();
     assert_eq!((status, body.len()), (200, 0));
     assert_eq!(request(&server.addr, "POST", "/v1/sys/health", None, None).unwrap().0, 405);
     let (_, seal_status) = request(&server.addr, "GET", "/v1/sys/seal-status", None, None).unwrap();
     assert_eq!(seal_status["type"], "shamir");
     assert_eq!(seal_status["sealed"], false);
-    assert_eq!(request(&server.addr, "GET", "/v1/sys/leader", None, None).unwrap().1, json!({"ha_enabled": false}));
+    assert_eq!(
+        request(&server.addr, "GET", "/v1/sys/leader", None, None).unwrap().1,
+        json!({"ha_enabled": false})
+    );
 
     // Sealing needs a token; afterwards everything but the lifecycle endpoints is 503.
     assert_eq!(request(&server.addr, "PUT", "/v1/sys/seal", None, None).unwrap().0, 403);
     assert_eq!(server.call("PUT", "/v1/sys/seal", None).0, 204);
-    assert_eq!(server.call("GET", "/v1/secret/data/a", None), (503, json!({"errors": ["Vault is sealed"]})));
+    assert_eq!(
+        server.call("GET", "/v1/secret/data/a", None),
+        (503, json!({"errors": ["Vault is sealed"]}))
+    );
     assert_eq!(request(&server.addr, "GET", "/v1/sys/health", None, None).unwrap().0, 503);
-    assert_eq!(request(&server.addr, "GET", "/v1/sys/health?sealedcode=200", None, None).unwrap().0, 200);
+    assert_eq!(
+        request(&server.addr, "GET", "/v1/sys/health?sealedcode=200", None, None).unwrap().0,
+        200
+    );
     let (_, status) = request(&server.addr, "GET", "/v1/sys/seal-status", None, None).unwrap();
     assert_eq!(status["sealed"], Value::Bool(true));
 }
@@ -118,11 +205,18 @@ fn health_flags_and_unsupported_methods() {
 #[test]
 fn unseal_errors_and_reinit() {
     let server = Server::dev();
-    let (status, body) = server.call("PUT", "/v1/sys/init", Some(&json!({"secret_shares": 1, "secret_threshold": 1})));
+    let (status, body) = server.call(
+        "PUT",
+        "/v1/sys/init",
+        Some(&json!({"secret_shares": 1, "secret_threshold": 1})),
+    );
     assert_eq!((status, body), (400, json!({"errors": ["Vault is already initialized"]})));
     let (status, body) = server.call("PUT", "/v1/sys/unseal", Some(&json!({})));
     assert_eq!(status, 400);
-    assert_eq!(body["errors"][0], "'key' must be specified in request body as JSON, or 'reset' set to true");
+    assert_eq!(
+        body["errors"][0],
+        "'key' must be specified in request body as JSON, or 'reset' set to true"
+    );
 }
 
 #[test]

@@ -20,9 +20,22 @@ fn tls_listener_serves_the_real_cli() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
         .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .arg("-keyout").arg(&key).arg("-out").arg(&cert)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
@@ -64,9 +77,18 @@ fn tls_listener_serves_the_real_cli() {
 fn bad_configs_fail_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("storage \"embedded\" {\n path = \"/tmp/x\"\n}\nlistener \"tcp\" {\n address = \"127.0.0.1:0\"\n}\n", "tls_cert_file"),
-        ("storage \"raft\" {\n path = \"/tmp/x\"\n retry_join {\n leader_api_addr = \"http://10.0.0.2:8200\"\n }\n}\nlistener \"tcp\" {\n tls_disable = true\n}\n", "PostgreSQL"),
-        ("storage \"consul\" {}\nlistener \"tcp\" {\n tls_disable = true\n}\n", "unknown storage type"),
+        (
+            "storage \"embedded\" {\n path = \"/tmp/x\"\n}\nlistener \"tcp\" {\n address = \"127.0.0.1:0\"\n}\n",
+            "tls_cert_file",
+        ),
+        (
+            "storage \"raft\" {\n path = \"/tmp/x\"\n retry_join {\n leader_api_addr = \"http://10.0.0.2:8200\"\n }\n}\nlistener \"tcp\" {\n tls_disable = true\n}\n",
+            "PostgreSQL",
+        ),
+        (
+            "storage \"consul\" {}\nlistener \"tcp\" {\n tls_disable = true\n}\n",
+            "unknown storage type",
+        ),
         ("storage \"embedded\" {", "HCL"),
     ];
     for (i, (text, expected)) in cases.iter().enumerate() {
@@ -122,6 +144,9 @@ fn a_slow_client_cannot_hold_a_connection_forever() {
     let mut buf = Vec::new();
     let _ = stream.read_to_end(&mut buf);
     let waited = started.elapsed();
-    assert!(waited < Duration::from_secs(25), "the server kept the half-sent request open for {waited:?}");
+    assert!(
+        waited < Duration::from_secs(25),
+        "the server kept the half-sent request open for {waited:?}"
+    );
     assert!(waited >= Duration::from_secs(5), "closed too early: {waited:?}");
 }

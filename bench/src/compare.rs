@@ -30,7 +30,13 @@ fn free_port() -> Result<u16> {
 }
 
 /// Starts `command` pinned to CPU 0 and waits until `sys/health` answers 200.
-pub async fn start(name: &str, program: &Path, args: &[String], port: u16, token: &str) -> Result<ServerProcess> {
+pub async fn start(
+    name: &str,
+    program: &Path,
+    args: &[String],
+    port: u16,
+    token: &str,
+) -> Result<ServerProcess> {
     let started = Instant::now();
     let child = Command::new("taskset")
         .arg("-c")
@@ -61,29 +67,50 @@ pub async fn start(name: &str, program: &Path, args: &[String], port: u16, token
 /// Starts Coffer in dev mode.
 pub async fn start_coffer(binary: &Path) -> Result<ServerProcess> {
     let port = free_port()?;
-    let args = vec!["server".into(), "--dev".into(), "--dev-listen-address".into(), format!("127.0.0.1:{port}"), "--dev-root-token-id".into(), "bench-root".into()];
+    let args = vec![
+        "server".into(),
+        "--dev".into(),
+        "--dev-listen-address".into(),
+        format!("127.0.0.1:{port}"),
+        "--dev-root-token-id".into(),
+        "bench-root".into(),
+    ];
     start("coffer", binary, &args, port, "bench-root").await
 }
 
 /// Starts OpenBao in dev mode.
 pub async fn start_openbao(binary: &Path) -> Result<ServerProcess> {
     let port = free_port()?;
-    let args = vec!["server".into(), "-dev".into(), "-dev-root-token-id=bench-root".into(), format!("-dev-listen-address=127.0.0.1:{port}")];
+    let args = vec![
+        "server".into(),
+        "-dev".into(),
+        "-dev-root-token-id=bench-root".into(),
+        format!("-dev-listen-address=127.0.0.1:{port}"),
+    ];
     start("openbao", binary, &args, port, "bench-root").await
 }
 
 /// `(VmRSS, VmHWM)` of a process in KiB.
 pub fn memory_kib(server: &ServerProcess) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap_or_default();
     let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Pins this process to CPU 1 (best effort; a one-CPU machine keeps its default).
 pub fn pin_self() {
-    let _ = Command::new("taskset").args(["-cp", "1", &std::process::id().to_string()]).stdout(Stdio::null()).status();
+    let _ = Command::new("taskset")
+        .args(["-cp", "1", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status();
 }
 
 /// The `bao` binary: `$BAO`, else `../shared/tools/get-openbao` run from the workspace.
@@ -92,7 +119,11 @@ pub fn find_bao(workspace: &Path) -> Result<PathBuf> {
         return Ok(PathBuf::from(p));
     }
     let tool = workspace.join("../shared/tools/get-openbao");
-    let out = Command::new("bash").arg(&tool).arg(workspace.join(".openbao")).output().context("running get-openbao")?;
+    let out = Command::new("bash")
+        .arg(&tool)
+        .arg(workspace.join(".openbao"))
+        .output()
+        .context("running get-openbao")?;
     if !out.status.success() {
         bail!("get-openbao failed: {}", String::from_utf8_lossy(&out.stderr));
     }

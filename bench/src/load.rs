@@ -46,7 +46,8 @@ struct Shared {
 
 /// Closed loop: `concurrency` workers, each sending its next request when the last answered.
 pub async fn closed(w: Arc<Prepared>, concurrency: usize, duration: Duration) -> Measured {
-    let shared = Arc::new(Mutex::new(Shared { latency: histogram(), errors: BTreeMap::new(), ok: 0 }));
+    let shared =
+        Arc::new(Mutex::new(Shared { latency: histogram(), errors: BTreeMap::new(), ok: 0 }));
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
@@ -84,8 +85,14 @@ pub async fn closed(w: Arc<Prepared>, concurrency: usize, duration: Duration) ->
 
 /// Open loop: `rate` requests per second for `duration`, at most `max_in_flight` at once
 /// (beyond that a request counts as an error of kind `overload`).
-pub async fn open(w: Arc<Prepared>, rate: u64, duration: Duration, max_in_flight: usize) -> Measured {
-    let shared = Arc::new(Mutex::new(Shared { latency: histogram(), errors: BTreeMap::new(), ok: 0 }));
+pub async fn open(
+    w: Arc<Prepared>,
+    rate: u64,
+    duration: Duration,
+    max_in_flight: usize,
+) -> Measured {
+    let shared =
+        Arc::new(Mutex::new(Shared { latency: histogram(), errors: BTreeMap::new(), ok: 0 }));
     let start = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
     let in_flight = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
@@ -121,5 +128,10 @@ pub async fn open(w: Arc<Prepared>, rate: u64, duration: Duration, max_in_flight
 
 async fn finish(shared: Arc<Mutex<Shared>>, start: Instant) -> Measured {
     let s = shared.lock().await;
-    Measured { ok: s.ok, errors: s.errors.clone(), latency: s.latency.clone(), elapsed: start.elapsed() }
+    Measured {
+        ok: s.ok,
+        errors: s.errors.clone(),
+        latency: s.latency.clone(),
+        elapsed: start.elapsed(),
+    }
 }

@@ -70,7 +70,10 @@ enum Cmd {
         #[arg(long)]
         coffer: Option<PathBuf>,
         /// Workloads, comma separated.
-        #[arg(long, default_value = "kv2-read,token-lookup-self,kv2-write,approle-login,pki-issue-ec,pki-issue-ec-no-store,pki-issue-rsa,mixed")]
+        #[arg(
+            long,
+            default_value = "kv2-read,token-lookup-self,kv2-write,approle-login,pki-issue-ec,pki-issue-ec-no-store,pki-issue-rsa,mixed"
+        )]
         workload: String,
         /// Concurrency levels.
         #[arg(long, default_value = "1,32")]
@@ -85,7 +88,11 @@ enum Cmd {
 }
 
 fn root_client(addr: &str, token: &str) -> Result<Client> {
-    Ok(Client::new(ClientConfig { address: addr.into(), token: Some(SecretString::new(token)), ..ClientConfig::default() })?)
+    Ok(Client::new(ClientConfig {
+        address: addr.into(),
+        token: Some(SecretString::new(token)),
+        ..ClientConfig::default()
+    })?)
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -93,7 +100,14 @@ fn list(s: &str) -> Vec<String> {
 }
 
 /// Runs `workloads` x `levels` against one server; unsupported workloads are reported, not fatal.
-async fn run_all(server: &str, root: &Client, workloads: &[String], levels: &[usize], rate: Option<u64>, seconds: u64) -> Vec<Row> {
+async fn run_all(
+    server: &str,
+    root: &Client,
+    workloads: &[String],
+    levels: &[usize],
+    rate: Option<u64>,
+    seconds: u64,
+) -> Vec<Row> {
     let mut rows = Vec::new();
     for workload in workloads {
         let prepared = match workloads::prepare(root, workload).await {
@@ -106,10 +120,18 @@ async fn run_all(server: &str, root: &Client, workloads: &[String], levels: &[us
         for &c in levels {
             eprintln!("running {server} / {workload} / concurrency {c} for {seconds}s ...");
             let m = match rate {
-                Some(r) => load::open(prepared.clone(), r, Duration::from_secs(seconds), 10_000).await,
+                Some(r) => {
+                    load::open(prepared.clone(), r, Duration::from_secs(seconds), 10_000).await
+                }
                 None => load::closed(prepared.clone(), c, Duration::from_secs(seconds)).await,
             };
-            rows.push(Row::new(server, workload, if rate.is_some() { 0 } else { c }, prepared.scoped, &m));
+            rows.push(Row::new(
+                server,
+                workload,
+                if rate.is_some() { 0 } else { c },
+                prepared.scoped,
+                &m,
+            ));
         }
     }
     rows
@@ -117,7 +139,8 @@ async fn run_all(server: &str, root: &Client, workloads: &[String], levels: &[us
 
 fn write_json(path: &Option<PathBuf>, rows: &[Row]) -> Result<()> {
     if let Some(p) = path {
-        std::fs::write(p, serde_json::to_vec_pretty(rows)?).with_context(|| format!("writing {}", p.display()))?;
+        std::fs::write(p, serde_json::to_vec_pretty(rows)?)
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(())
 }
@@ -126,7 +149,8 @@ async fn main_async(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Run { addr, token, workload, concurrency, rate, seconds, json } => {
             let root = root_client(&addr, &token)?;
-            let levels: Vec<usize> = list(&concurrency).iter().filter_map(|c| c.parse().ok()).collect();
+            let levels: Vec<usize> =
+                list(&concurrency).iter().filter_map(|c| c.parse().ok()).collect();
             let rows = run_all("server", &root, &list(&workload), &levels, rate, seconds).await;
             println!("{}", report::markdown(&rows));
             write_json(&json, &rows)
@@ -143,7 +167,10 @@ async fn main_async(cli: Cli) -> Result<()> {
             println!("{}", report::markdown(&rows));
             let broken: Vec<&Row> = rows.iter().filter(|r| r.requests == 0).collect();
             if !broken.is_empty() || rows.is_empty() {
-                bail!("workloads with no successful request: {:?}", broken.iter().map(|r| &r.workload).collect::<Vec<_>>());
+                bail!(
+                    "workloads with no successful request: {:?}",
+                    broken.iter().map(|r| &r.workload).collect::<Vec<_>>()
+                );
             }
             Ok(())
         }
@@ -156,20 +183,43 @@ async fn main_async(cli: Cli) -> Result<()> {
             let o = compare::start_openbao(&bao).await?;
             let (c_idle, _) = compare::memory_kib(&c);
             let (o_idle, _) = compare::memory_kib(&o);
-            let levels: Vec<usize> = list(&concurrency).iter().filter_map(|c| c.parse().ok()).collect();
+            let levels: Vec<usize> =
+                list(&concurrency).iter().filter_map(|c| c.parse().ok()).collect();
             let mut rows = Vec::new();
             for w in list(&workload) {
-                rows.extend(run_all("coffer", &c.root, std::slice::from_ref(&w), &levels, None, seconds).await);
-                rows.extend(run_all("openbao", &o.root, std::slice::from_ref(&w), &levels, None, seconds).await);
+                rows.extend(
+                    run_all("coffer", &c.root, std::slice::from_ref(&w), &levels, None, seconds)
+                        .await,
+                );
+                rows.extend(
+                    run_all("openbao", &o.root, std::slice::from_ref(&w), &levels, None, seconds)
+                        .await,
+                );
             }
             let (_, c_peak) = compare::memory_kib(&c);
             let (_, o_peak) = compare::memory_kib(&o);
             println!("{}", report::markdown(&rows));
             println!("{}", report::ratios(&rows));
-            let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len() / 1024 / 1024).unwrap_or(0);
-            println!("| server | start-to-serving | idle RSS | peak RSS | binary |\n|---|---|---|---|---|");
-            println!("| coffer | {:.0} ms | {} MiB | {} MiB | {} MiB |", c.start_to_serving.as_secs_f64() * 1000.0, c_idle / 1024, c_peak / 1024, size(&coffer));
-            println!("| openbao | {:.0} ms | {} MiB | {} MiB | {} MiB |", o.start_to_serving.as_secs_f64() * 1000.0, o_idle / 1024, o_peak / 1024, size(&bao));
+            let size = |p: &std::path::Path| {
+                std::fs::metadata(p).map(|m| m.len() / 1024 / 1024).unwrap_or(0)
+            };
+            println!(
+                "| server | start-to-serving | idle RSS | peak RSS | binary |\n|---|---|---|---|---|"
+            );
+            println!(
+                "| coffer | {:.0} ms | {} MiB | {} MiB | {} MiB |",
+                c.start_to_serving.as_secs_f64() * 1000.0,
+                c_idle / 1024,
+                c_peak / 1024,
+                size(&coffer)
+            );
+            println!(
+                "| openbao | {:.0} ms | {} MiB | {} MiB | {} MiB |",
+                o.start_to_serving.as_secs_f64() * 1000.0,
+                o_idle / 1024,
+                o_peak / 1024,
+                size(&bao)
+            );
             let raw = raw::ec_p256_keygen_and_sign_per_second(Duration::from_secs(3));
             println!("\nRaw EC P-256 keygen+sign on this core (aws-lc-rs, one thread): {raw:.0}/s");
             write_json(&json, &rows)
@@ -179,13 +229,14 @@ async fn main_async(cli: Cli) -> Result<()> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::from(1);
+            }
+        };
     match runtime.block_on(main_async(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -33,7 +33,13 @@ pub struct Row {
 
 impl Row {
     /// Summarises a measurement.
-    pub fn new(server: &str, workload: &str, concurrency: usize, scoped: bool, m: &Measured) -> Row {
+    pub fn new(
+        server: &str,
+        workload: &str,
+        concurrency: usize,
+        scoped: bool,
+        m: &Measured,
+    ) -> Row {
         let ms = |q: f64| m.latency.value_at_quantile(q) as f64 / 1000.0;
         Row {
             server: server.into(),
@@ -53,12 +59,23 @@ impl Row {
 
 /// A Markdown table of rows.
 pub fn markdown(rows: &[Row]) -> String {
-    let mut out = String::from("| server | workload | conc. | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | scoped |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| server | workload | conc. | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | scoped |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
     for r in rows {
         let errors: u64 = r.errors.values().sum();
         out.push_str(&format!(
             "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
-            r.server, r.workload, r.concurrency, r.throughput, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, errors, r.scoped
+            r.server,
+            r.workload,
+            r.concurrency,
+            r.throughput,
+            r.p50_ms,
+            r.p90_ms,
+            r.p99_ms,
+            r.max_ms,
+            errors,
+            r.scoped
         ));
     }
     out
@@ -66,10 +83,18 @@ pub fn markdown(rows: &[Row]) -> String {
 
 /// Ratio rows Coffer/OpenBao for each (workload, concurrency) both measured.
 pub fn ratios(rows: &[Row]) -> String {
-    let mut out = String::from("| workload | conc. | Coffer req/s | OpenBao req/s | throughput ratio | p99 Coffer ms | p99 OpenBao ms |\n|---|---|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| workload | conc. | Coffer req/s | OpenBao req/s | throughput ratio | p99 Coffer ms | p99 OpenBao ms |\n|---|---|---|---|---|---|---|\n",
+    );
     for c in rows.iter().filter(|r| r.server == "coffer") {
-        if let Some(o) = rows.iter().find(|o| o.server == "openbao" && o.workload == c.workload && o.concurrency == c.concurrency) {
-            let ratio = if o.throughput > 0.0 { format!("{:.1}x", c.throughput / o.throughput) } else { "n/a".into() };
+        if let Some(o) = rows.iter().find(|o| {
+            o.server == "openbao" && o.workload == c.workload && o.concurrency == c.concurrency
+        }) {
+            let ratio = if o.throughput > 0.0 {
+                format!("{:.1}x", c.throughput / o.throughput)
+            } else {
+                "n/a".into()
+            };
             out.push_str(&format!(
                 "| {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} |\n",
                 c.workload, c.concurrency, c.throughput, o.throughput, ratio, c.p99_ms, o.p99_ms

@@ -49,20 +49,38 @@ async fn ok_or_in_use(client: &Client, path: &str, body: Value) -> Result<()> {
 
 /// Writes `policy` and returns a client with a token holding only it.
 async fn scoped_client(root: &Client, name: &str, policy: &str) -> Result<Client> {
-    root.write(&format!("sys/policies/acl/{name}"), &json!({ "policy": policy })).await.context("writing the workload policy")?;
+    root.write(&format!("sys/policies/acl/{name}"), &json!({ "policy": policy }))
+        .await
+        .context("writing the workload policy")?;
     let created = root
-        .write("auth/token/create", &json!({ "policies": [name], "ttl": "2h", "no_default_policy": false }))
+        .write(
+            "auth/token/create",
+            &json!({ "policies": [name], "ttl": "2h", "no_default_policy": false }),
+        )
         .await?
         .context("token create answered nothing")?;
-    let token = created.auth.as_ref().and_then(|a| a.get("client_token")).and_then(Value::as_str).context("no client_token")?;
+    let token = created
+        .auth
+        .as_ref()
+        .and_then(|a| a.get("client_token"))
+        .and_then(Value::as_str)
+        .context("no client_token")?;
     Ok(root.with_token(Some(SecretString::new(token))))
 }
 
 async fn kv_mount(root: &Client) -> Result<()> {
-    ok_or_in_use(root, "sys/mounts/bench-kv", json!({"type": "kv", "options": {"version": "2"}})).await?;
+    ok_or_in_use(root, "sys/mounts/bench-kv", json!({"type": "kv", "options": {"version": "2"}}))
+        .await?;
     // A fresh kv-v2 mount takes a moment to be ready on some servers.
     for _ in 0..50 {
-        if root.write("bench-kv/data/item", &json!({"data": {"user": "bench", "password": "p4ss", "n": "1"}})).await.is_ok() {
+        if root
+            .write(
+                "bench-kv/data/item",
+                &json!({"data": {"user": "bench", "password": "p4ss", "n": "1"}}),
+            )
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -79,7 +97,8 @@ async fn pki_mount(root: &Client) -> Result<()> {
             .await
             .context("generating the bench root CA")?;
     }
-    let roles = [("ec", "ec", 256, false), ("ec-no-store", "ec", 256, true), ("rsa", "rsa", 2048, false)];
+    let roles =
+        [("ec", "ec", 256, false), ("ec-no-store", "ec", 256, true), ("rsa", "rsa", 2048, false)];
     for (name, key_type, bits, no_store) in roles {
         root.write(
             &format!("bench-pki/roles/{name}"),
@@ -95,12 +114,30 @@ pub async fn prepare(root: &Client, workload: &str) -> Result<Prepared> {
     match workload {
         "kv2-read" => {
             kv_mount(root).await?;
-            let client = scoped_client(root, "bench-kv-read", "path \"bench-kv/data/*\" { capabilities = [\"read\"] }").await?;
-            Ok(Prepared { client, next: Box::new(|_| Call { method: "GET", path: "bench-kv/data/item".into(), body: None }), scoped: true })
+            let client = scoped_client(
+                root,
+                "bench-kv-read",
+                "path \"bench-kv/data/*\" { capabilities = [\"read\"] }",
+            )
+            .await?;
+            Ok(Prepared {
+                client,
+                next: Box::new(|_| Call {
+                    method: "GET",
+                    path: "bench-kv/data/item".into(),
+                    body: None,
+                }),
+                scoped: true,
+            })
         }
         "kv2-write" => {
             kv_mount(root).await?;
-            let client = scoped_client(root, "bench-kv-write", "path \"bench-kv/data/w/*\" { capabilities = [\"create\", \"update\"] }").await?;
+            let client = scoped_client(
+                root,
+                "bench-kv-write",
+                "path \"bench-kv/data/w/*\" { capabilities = [\"create\", \"update\"] }",
+            )
+            .await?;
             Ok(Prepared {
                 client,
                 next: Box::new(|i| Call {
@@ -113,13 +150,18 @@ pub async fn prepare(root: &Client, workload: &str) -> Result<Prepared> {
         }
         "mixed" => {
             kv_mount(root).await?;
-            let policy = "path \"bench-kv/data/*\" { capabilities = [\"read\", \"create\", \"update\"] }";
+            let policy =
+                "path \"bench-kv/data/*\" { capabilities = [\"read\", \"create\", \"update\"] }";
             let client = scoped_client(root, "bench-kv-mixed", policy).await?;
             Ok(Prepared {
                 client,
                 next: Box::new(|i| {
                     if i % 10 == 0 {
-                        Call { method: "PUT", path: format!("bench-kv/data/m/{}", i % 100), body: Some(json!({"data": {"v": i.to_string()}})) }
+                        Call {
+                            method: "PUT",
+                            path: format!("bench-kv/data/m/{}", i % 100),
+                            body: Some(json!({"data": {"v": i.to_string()}})),
+                        }
                     } else {
                         Call { method: "GET", path: "bench-kv/data/item".into(), body: None }
                     }
@@ -128,12 +170,29 @@ pub async fn prepare(root: &Client, workload: &str) -> Result<Prepared> {
             })
         }
         "token-lookup-self" => {
-            let client = scoped_client(root, "bench-nothing", "path \"bench-none/*\" { capabilities = [\"deny\"] }").await?;
-            Ok(Prepared { client, next: Box::new(|_| Call { method: "GET", path: "auth/token/lookup-self".into(), body: None }), scoped: true })
+            let client = scoped_client(
+                root,
+                "bench-nothing",
+                "path \"bench-none/*\" { capabilities = [\"deny\"] }",
+            )
+            .await?;
+            Ok(Prepared {
+                client,
+                next: Box::new(|_| Call {
+                    method: "GET",
+                    path: "auth/token/lookup-self".into(),
+                    body: None,
+                }),
+                scoped: true,
+            })
         }
         "approle-login" => {
             ok_or_in_use(root, "sys/auth/bench-approle", json!({"type": "approle"})).await?;
-            root.write("auth/bench-approle/role/bench", &json!({"token_policies": "default", "token_ttl": "5m"})).await?;
+            root.write(
+                "auth/bench-approle/role/bench",
+                &json!({"token_policies": "default", "token_ttl": "5m"}),
+            )
+            .await?;
             let role_id = root
                 .read("auth/bench-approle/role/bench/role-id", &[])
                 .await?
@@ -149,7 +208,11 @@ pub async fn prepare(root: &Client, workload: &str) -> Result<Prepared> {
             let body = json!({"role_id": role_id, "secret_id": secret_id});
             Ok(Prepared {
                 client: root.with_token(None),
-                next: Box::new(move |_| Call { method: "PUT", path: "auth/bench-approle/login".into(), body: Some(body.clone()) }),
+                next: Box::new(move |_| Call {
+                    method: "PUT",
+                    path: "auth/bench-approle/login".into(),
+                    body: Some(body.clone()),
+                }),
                 scoped: true,
             })
         }
@@ -160,7 +223,9 @@ pub async fn prepare(root: &Client, workload: &str) -> Result<Prepared> {
                 "pki-issue-ec-no-store" => "ec-no-store",
                 _ => "rsa",
             };
-            let policy = format!("path \"bench-pki/issue/{role}\" {{ capabilities = [\"create\", \"update\"] }}");
+            let policy = format!(
+                "path \"bench-pki/issue/{role}\" {{ capabilities = [\"create\", \"update\"] }}"
+            );
             let client = scoped_client(root, &format!("bench-pki-{role}"), &policy).await?;
             let path = format!("bench-pki/issue/{role}");
             Ok(Prepared {
@@ -168,7 +233,9 @@ pub async fn prepare(root: &Client, workload: &str) -> Result<Prepared> {
                 next: Box::new(move |i| Call {
                     method: "PUT",
                     path: path.clone(),
-                    body: Some(json!({"common_name": format!("svc-{}.bench.internal", i % 1000), "ttl": "5m"})),
+                    body: Some(
+                        json!({"common_name": format!("svc-{}.bench.internal", i % 1000), "ttl": "5m"}),
+                    ),
                 }),
                 scoped: true,
             })

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 #[test]
 fn every_workload_runs_against_coffer() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let coffer = ["target/debug/coffer", "target/release/coffer"].iter().map(|p| root.join(p)).find(|p| p.exists());
+    let coffer = ["target/debug/coffer", "target/release/coffer"]
+        .iter()
+        .map(|p| root.join(p))
+        .find(|p| p.exists());
     let Some(coffer) = coffer else {
         eprintln!("skipping: build the coffer binary first (cargo build)");
         return;
@@ -16,7 +19,14 @@ fn every_workload_runs_against_coffer() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let mut server = Command::new(&coffer)
-        .args(["server", "--dev", "--dev-listen-address", &addr, "--dev-root-token-id", "smoke-root"])
+        .args([
+            "server",
+            "--dev",
+            "--dev-listen-address",
+            &addr,
+            "--dev-root-token-id",
+            "smoke-root",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

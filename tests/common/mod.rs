@@ -67,14 +67,22 @@ impl Server {
             .stdin(Stdio::null())
             .spawn()
             .expect("start coffer");
-        Server { child: Some(child), addr: String::new(), token: String::new(), log, _logdir: logdir }
+        Server {
+            child: Some(child),
+            addr: String::new(),
+            token: String::new(),
+            log,
+            _logdir: logdir,
+        }
     }
 
     /// Waits until the listener answers `sys/health` (any status).
     pub fn wait_until_up(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if TcpStream::connect(&self.addr).is_ok() && request(&self.addr, "GET", "/v1/sys/health", None, None).is_ok() {
+            if TcpStream::connect(&self.addr).is_ok()
+                && request(&self.addr, "GET", "/v1/sys/health", None, None).is_ok()
+            {
                 return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -156,11 +164,13 @@ pub fn request(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> std::io::Result<(u16, Value)> {
-    let (status, _headers, bytes) = raw_request(addr, method, path, token, body.map(|b| b.to_string().into_bytes()), &[])?;
+    let (status, _headers, bytes) =
+        raw_request(addr, method, path, token, body.map(|b| b.to_string().into_bytes()), &[])?;
     let value = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
     };
     Ok((status, value))
 }
@@ -177,7 +187,10 @@ pub fn raw_request(
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or_default();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if let Some(t) = token {
         head.push_str(&format!("X-Vault-Token: {t}\r\n"));
     }
@@ -205,7 +218,8 @@ pub fn raw_request(
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16).unwrap_or(0);
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16)
+            .unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -260,7 +274,9 @@ fn walk_for(dir: &Path, name: &str) -> Option<PathBuf> {
             if let Some(found) = walk_for(&path, name) {
                 return Some(found);
             }
-        } else if path.file_name().is_some_and(|n| n == name) && path.parent().is_some_and(|p| p.ends_with("bin")) {
+        } else if path.file_name().is_some_and(|n| n == name)
+            && path.parent().is_some_and(|p| p.ends_with("bin"))
+        {
             return Some(path);
         }
     }
@@ -299,7 +315,14 @@ pub fn bao_ok(bao: &Path, server: &Server, args: &[&str]) -> String {
 pub fn bao_json(bao: &Path, server: &Server, args: &[&str]) -> Value {
     let words = match args {
         ["kv", "metadata", ..] => 3,
-        [first, ..] if matches!(*first, "kv" | "secrets" | "operator" | "token" | "policy" | "auth" | "audit" | "lease") => 2,
+        [first, ..]
+            if matches!(
+                *first,
+                "kv" | "secrets" | "operator" | "token" | "policy" | "auth" | "audit" | "lease"
+            ) =>
+        {
+            2
+        }
         _ => 1,
     };
     let words = words.min(args.len());
@@ -307,5 +330,6 @@ pub fn bao_json(bao: &Path, server: &Server, args: &[&str]) -> Value {
     all.push("-format=json");
     all.extend_from_slice(&args[words..]);
     let out = bao_ok(bao, server, &all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("bao {args:?} printed non-JSON ({e}): {out}"))
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("bao {args:?} printed non-JSON ({e}): {out}"))
 }

@@ -55,9 +55,7 @@ pub struct Barrier {
 
 impl std::fmt::Debug for Barrier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Barrier")
-            .field("sealed", &self.is_sealed())
-            .finish_non_exhaustive()
+        f.debug_struct("Barrier").field("sealed", &self.is_sealed()).finish_non_exhaustive()
     }
 }
 
@@ -86,18 +84,9 @@ impl Barrier {
             return Err(BarrierError::AlreadyInitialized);
         }
         let ring = Keyring::generate(&self.rng)?;
-        let sealed = keyring::seal(
-            &self.rng,
-            &wrap,
-            KEYRING_TERM,
-            KEYRING_PATH,
-            &ring.encode()?,
-        )?;
+        let sealed = keyring::seal(&self.rng, &wrap, KEYRING_TERM, KEYRING_PATH, &ring.encode()?)?;
         self.physical.put(KEYRING_PATH, &sealed).await?;
-        tracing::info!(
-            term = ring.active_term(),
-            "barrier: initialized the keyring"
-        );
+        tracing::info!(term = ring.active_term(), "barrier: initialized the keyring");
         Ok(())
     }
 
@@ -112,11 +101,7 @@ impl Barrier {
         if !self.is_sealed() {
             return Ok(());
         }
-        let sealed = self
-            .physical
-            .get(KEYRING_PATH)
-            .await?
-            .ok_or(BarrierError::NotInitialized)?;
+        let sealed = self.physical.get(KEYRING_PATH).await?.ok_or(BarrierError::NotInitialized)?;
         if keyring::term_of(&sealed) != Some(KEYRING_TERM) {
             return Err(BarrierError::Corrupt(KEYRING_PATH.to_string()));
         }
@@ -148,11 +133,7 @@ impl Barrier {
 
     /// [`BarrierError::Sealed`] when sealed: the check the core makes before using storage.
     pub fn check_unsealed(&self) -> Result<(), BarrierError> {
-        if self.is_sealed() {
-            Err(BarrierError::Sealed)
-        } else {
-            Ok(())
-        }
+        if self.is_sealed() { Err(BarrierError::Sealed) } else { Ok(()) }
     }
 
     /// Adds a term with a fresh key and makes it active. The keyring is persisted, sealed
@@ -162,13 +143,7 @@ impl Barrier {
         let current = self.unsealed()?;
         let ring = current.keyring.rotated(&self.rng)?;
         let wrap = keyring::aead_key(&current.unseal_key)?;
-        let sealed = keyring::seal(
-            &self.rng,
-            &wrap,
-            KEYRING_TERM,
-            KEYRING_PATH,
-            &ring.encode()?,
-        )?;
+        let sealed = keyring::seal(&self.rng, &wrap, KEYRING_TERM, KEYRING_PATH, &ring.encode()?)?;
         self.physical.put(KEYRING_PATH, &sealed).await?;
         let next = Arc::new(Unsealed {
             keyring: ring,
@@ -203,13 +178,8 @@ impl Barrier {
         plaintext: &[u8],
     ) -> Result<Vec<u8>, BarrierError> {
         let active = state.keyring.active()?;
-        let sealed = keyring::seal(
-            &self.rng,
-            active.aead(),
-            state.keyring.active_term(),
-            key,
-            plaintext,
-        )?;
+        let sealed =
+            keyring::seal(&self.rng, active.aead(), state.keyring.active_term(), key, plaintext)?;
         state.encryptions.fetch_add(1, Ordering::Relaxed);
         Ok(sealed)
     }
@@ -234,11 +204,7 @@ fn status_of(state: &Unsealed) -> Result<KeyStatus, BarrierError> {
 }
 
 fn check_not_reserved(key: &str) -> Result<(), BarrierError> {
-    if key == KEYRING_PATH {
-        Err(BarrierError::Reserved(key.to_string()))
-    } else {
-        Ok(())
-    }
+    if key == KEYRING_PATH { Err(BarrierError::Reserved(key.to_string())) } else { Ok(()) }
 }
 
 #[async_trait]
@@ -274,10 +240,7 @@ impl Storage for Barrier {
                     check_not_reserved(&key)?;
                     let value = Zeroizing::new(value);
                     let ciphertext = self.encrypt(&state, &key, &value)?;
-                    WriteOp::Put {
-                        key,
-                        value: ciphertext,
-                    }
+                    WriteOp::Put { key, value: ciphertext }
                 }
                 WriteOp::Delete { key } => {
                     check_not_reserved(&key)?;

@@ -71,11 +71,7 @@ impl TermKey {
         raw: Zeroizing<[u8; KEY_LEN]>,
         install_time: SystemTime,
     ) -> Result<Self, BarrierError> {
-        Ok(TermKey {
-            aead: aead_key(&raw[..])?,
-            raw,
-            install_time,
-        })
+        Ok(TermKey { aead: aead_key(&raw[..])?, raw, install_time })
     }
 
     /// When this key was installed (whole seconds, as persisted).
@@ -105,10 +101,7 @@ impl Keyring {
             terms.insert(term, TermKey::from_raw(key.raw.clone(), key.install_time)?);
         }
         terms.insert(next, TermKey::from_raw(random_key(rng)?, now_secs())?);
-        Ok(Keyring {
-            terms,
-            active: next,
-        })
+        Ok(Keyring { terms, active: next })
     }
 
     /// The active term number.
@@ -161,9 +154,7 @@ impl Keyring {
             let raw = hex_decode_key(&t.key).ok_or_else(corrupt)?;
             let install_time = UNIX_EPOCH + Duration::from_secs(t.install_time);
             if t.term == KEYRING_TERM
-                || terms
-                    .insert(t.term, TermKey::from_raw(raw, install_time)?)
-                    .is_some()
+                || terms.insert(t.term, TermKey::from_raw(raw, install_time)?).is_some()
             {
                 return Err(corrupt());
             }
@@ -171,10 +162,7 @@ impl Keyring {
         if !terms.contains_key(&parsed.active_term) {
             return Err(corrupt());
         }
-        Ok(Keyring {
-            terms,
-            active: parsed.active_term,
-        })
+        Ok(Keyring { terms, active: parsed.active_term })
     }
 }
 
@@ -324,10 +312,7 @@ mod tests {
         let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex.as_str(), expected);
         assert_eq!(&hex_decode_key(&hex).unwrap()[..], &bytes[..]);
-        assert_eq!(
-            &hex_decode_key(&hex.to_uppercase()).unwrap()[..],
-            &bytes[..]
-        );
+        assert_eq!(&hex_decode_key(&hex.to_uppercase()).unwrap()[..], &bytes[..]);
         assert!(hex_decode_key(&hex[..62]).is_none());
         let bad = format!("g{}", &hex[1..]);
         assert!(hex_decode_key(&bad).is_none());
@@ -341,10 +326,7 @@ mod tests {
         let back = Keyring::decode(&ring.encode().unwrap()).unwrap();
         assert_eq!(back.active_term(), 2);
         for term in [1, 2] {
-            assert_eq!(
-                back.term(term).unwrap().raw[..],
-                ring.term(term).unwrap().raw[..]
-            );
+            assert_eq!(back.term(term).unwrap().raw[..], ring.term(term).unwrap().raw[..]);
         }
         assert_ne!(back.term(1).unwrap().raw[..], back.term(2).unwrap().raw[..]);
     }

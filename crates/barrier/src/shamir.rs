@@ -77,10 +77,7 @@ pub(crate) fn gf_inv(a: u8) -> u8 {
 
 /// Evaluates the polynomial with the given coefficients (intercept first) at `x` (Horner).
 fn evaluate(coefficients: &[u8], x: u8) -> u8 {
-    coefficients
-        .iter()
-        .rev()
-        .fold(0u8, |acc, &c| gf_mul(acc, x) ^ c)
+    coefficients.iter().rev().fold(0u8, |acc, &c| gf_mul(acc, x) ^ c)
 }
 
 /// Fills `buf` from the system random generator.
@@ -172,10 +169,7 @@ pub fn combine(shares: &[Vec<u8>]) -> Result<Vec<u8>, ShamirError> {
     }
     let secret_len = share_len - 1;
     // The x-coordinates are public (they travel in clear at the end of every share).
-    let xs: Vec<u8> = shares
-        .iter()
-        .map(|s| s.last().copied().unwrap_or(0))
-        .collect();
+    let xs: Vec<u8> = shares.iter().map(|s| s.last().copied().unwrap_or(0)).collect();
     for (i, x) in xs.iter().enumerate() {
         if xs.iter().skip(i + 1).any(|other| other == x) {
             return Err(ShamirError::DuplicateShare);
@@ -190,9 +184,7 @@ pub fn combine(shares: &[Vec<u8>]) -> Result<Vec<u8>, ShamirError> {
             xs.iter()
                 .enumerate()
                 .filter(|&(j, _)| j != i)
-                .fold(1u8, |acc, (_, &xj)| {
-                    gf_mul(acc, gf_mul(xj, gf_inv(xj ^ xi)))
-                })
+                .fold(1u8, |acc, (_, &xj)| gf_mul(acc, gf_mul(xj, gf_inv(xj ^ xi))))
         })
         .collect();
 
@@ -276,18 +268,9 @@ mod tests {
     fn combine_rejects_bad_shares() {
         assert_eq!(combine(&[]), Err(ShamirError::TooFewShares));
         assert_eq!(combine(&[vec![1, 2]]), Err(ShamirError::TooFewShares));
-        assert_eq!(
-            combine(&[vec![1], vec![2]]),
-            Err(ShamirError::ShareTooShort)
-        );
-        assert_eq!(
-            combine(&[vec![1, 2], vec![1, 2, 3]]),
-            Err(ShamirError::LengthMismatch)
-        );
-        assert_eq!(
-            combine(&[vec![1, 2], vec![3, 2]]),
-            Err(ShamirError::DuplicateShare)
-        );
+        assert_eq!(combine(&[vec![1], vec![2]]), Err(ShamirError::ShareTooShort));
+        assert_eq!(combine(&[vec![1, 2], vec![1, 2, 3]]), Err(ShamirError::LengthMismatch));
+        assert_eq!(combine(&[vec![1, 2], vec![3, 2]]), Err(ShamirError::DuplicateShare));
     }
 
     #[test]

@@ -85,17 +85,11 @@ async fn initialize_then_unseal_roundtrips() {
     let physical = Arc::new(MapStorage::default());
     let barrier = Barrier::new(physical.clone() as SharedStorage);
     assert!(!barrier.is_initialized().await.unwrap());
-    assert!(matches!(
-        barrier.unseal(&KEY).await,
-        Err(BarrierError::NotInitialized)
-    ));
+    assert!(matches!(barrier.unseal(&KEY).await, Err(BarrierError::NotInitialized)));
     barrier.initialize(&KEY).await.unwrap();
     assert!(barrier.is_initialized().await.unwrap());
     assert!(barrier.is_sealed(), "initialize does not unseal");
-    assert!(matches!(
-        barrier.initialize(&KEY).await,
-        Err(BarrierError::AlreadyInitialized)
-    ));
+    assert!(matches!(barrier.initialize(&KEY).await, Err(BarrierError::AlreadyInitialized)));
 
     barrier.unseal(&KEY).await.unwrap();
     assert!(!barrier.is_sealed());
@@ -106,10 +100,7 @@ async fn initialize_then_unseal_roundtrips() {
     // A second barrier over the same storage (a restart) reads it back.
     let restarted = Barrier::new(physical as SharedStorage);
     restarted.unseal(&KEY).await.unwrap();
-    assert_eq!(
-        restarted.get("secret/a").await.unwrap().unwrap(),
-        b"value-a"
-    );
+    assert_eq!(restarted.get("secret/a").await.unwrap().unwrap(), b"value-a");
 }
 
 #[tokio::test]
@@ -118,19 +109,10 @@ async fn wrong_unseal_key_fails() {
     let fresh = Barrier::new(physical as SharedStorage);
     let mut wrong = KEY;
     wrong[31] ^= 1;
-    assert!(matches!(
-        fresh.unseal(&wrong).await,
-        Err(BarrierError::InvalidKey)
-    ));
-    assert!(matches!(
-        fresh.unseal(&KEY[..16]).await,
-        Err(BarrierError::InvalidKey)
-    ));
+    assert!(matches!(fresh.unseal(&wrong).await, Err(BarrierError::InvalidKey)));
+    assert!(matches!(fresh.unseal(&KEY[..16]).await, Err(BarrierError::InvalidKey)));
     assert!(fresh.is_sealed());
-    assert!(matches!(
-        barrier.initialize(&KEY[..31]).await,
-        Err(BarrierError::InvalidKey)
-    ));
+    assert!(matches!(barrier.initialize(&KEY[..31]).await, Err(BarrierError::InvalidKey)));
 }
 
 #[tokio::test]
@@ -139,10 +121,7 @@ async fn sealed_barrier_refuses_everything() {
     barrier.put("a", b"1").await.unwrap();
     barrier.seal();
     assert!(barrier.is_sealed());
-    assert!(matches!(
-        barrier.check_unsealed(),
-        Err(BarrierError::Sealed)
-    ));
+    assert!(matches!(barrier.check_unsealed(), Err(BarrierError::Sealed)));
     assert!(matches!(barrier.key_status(), Err(BarrierError::Sealed)));
     assert!(matches!(barrier.rotate().await, Err(BarrierError::Sealed)));
     let sealed = |r: Result<(), StorageError>| {
@@ -151,11 +130,7 @@ async fn sealed_barrier_refuses_everything() {
     sealed(barrier.get("a").await.map(|_| ()));
     sealed(barrier.put("a", b"2").await);
     sealed(barrier.delete("a").await);
-    sealed(
-        barrier
-            .batch(vec![WriteOp::Delete { key: "a".into() }])
-            .await,
-    );
+    sealed(barrier.batch(vec![WriteOp::Delete { key: "a".into() }]).await);
     sealed(barrier.list("").await.map(|_| ()));
     sealed(barrier.list_page("", None, Some(1)).await.map(|_| ()));
     sealed(barrier.delete_prefix("a").await);
@@ -173,19 +148,13 @@ async fn plaintext_never_reaches_physical_storage() {
     let secret = b"correct horse battery staple";
     barrier.put("kv/one", secret).await.unwrap();
     barrier
-        .batch(vec![WriteOp::Put {
-            key: "kv/two".into(),
-            value: secret.to_vec(),
-        }])
+        .batch(vec![WriteOp::Put { key: "kv/two".into(), value: secret.to_vec() }])
         .await
         .unwrap();
     for (_, bytes) in physical.0.lock().unwrap().iter() {
         assert!(!contains(bytes, secret));
         assert!(!contains(bytes, &KEY));
-        assert!(
-            !contains(bytes, b"active_term"),
-            "the keyring is stored encrypted"
-        );
+        assert!(!contains(bytes, b"active_term"), "the keyring is stored encrypted");
     }
     // Two writes of the same value differ (random nonces).
     assert_ne!(raw(&physical, "kv/one"), raw(&physical, "kv/two"));
@@ -204,10 +173,7 @@ async fn a_value_moved_to_another_key_does_not_decrypt() {
     let err = barrier.get("secret/b").await.unwrap_err();
     assert!(matches!(&err, StorageError::Backend(m) if m.contains("secret/b")));
     assert!(!err.to_string().contains("for a only"));
-    assert_eq!(
-        barrier.get("secret/a").await.unwrap().unwrap(),
-        b"for a only"
-    );
+    assert_eq!(barrier.get("secret/a").await.unwrap().unwrap(), b"for a only");
 }
 
 #[tokio::test]
@@ -237,14 +203,7 @@ async fn the_keyring_key_is_reserved() {
     assert!(barrier.get(KEYRING_PATH).await.is_err());
     assert!(barrier.put(KEYRING_PATH, b"x").await.is_err());
     assert!(barrier.delete(KEYRING_PATH).await.is_err());
-    assert!(
-        barrier
-            .batch(vec![WriteOp::Delete {
-                key: KEYRING_PATH.into()
-            }])
-            .await
-            .is_err()
-    );
+    assert!(barrier.batch(vec![WriteOp::Delete { key: KEYRING_PATH.into() }]).await.is_err());
     for prefix in ["", "core", "core/", "core/key"] {
         assert!(barrier.delete_prefix(prefix).await.is_err(), "{prefix:?}");
     }
@@ -271,14 +230,8 @@ async fn rotation_keeps_old_values_readable_and_writes_the_new_term() {
     barrier.put("new", b"written under term 2").await.unwrap();
     assert_eq!(&raw(&physical, "old")[..4], &1u32.to_be_bytes());
     assert_eq!(&raw(&physical, "new")[..4], &2u32.to_be_bytes());
-    assert_eq!(
-        barrier.get("old").await.unwrap().unwrap(),
-        b"written under term 1"
-    );
-    assert_eq!(
-        barrier.get("new").await.unwrap().unwrap(),
-        b"written under term 2"
-    );
+    assert_eq!(barrier.get("old").await.unwrap().unwrap(), b"written under term 1");
+    assert_eq!(barrier.get("new").await.unwrap().unwrap(), b"written under term 2");
     assert_eq!(barrier.key_status().unwrap().encryptions, 1);
 
     // The rotated keyring was persisted: after a restart both terms still decrypt.
@@ -286,14 +239,8 @@ async fn rotation_keeps_old_values_readable_and_writes_the_new_term() {
     let restarted = Barrier::new(physical.clone() as SharedStorage);
     restarted.unseal(&KEY).await.unwrap();
     assert_eq!(restarted.key_status().unwrap().term, 3);
-    assert_eq!(
-        restarted.get("old").await.unwrap().unwrap(),
-        b"written under term 1"
-    );
-    assert_eq!(
-        restarted.get("new").await.unwrap().unwrap(),
-        b"written under term 2"
-    );
+    assert_eq!(restarted.get("old").await.unwrap().unwrap(), b"written under term 1");
+    assert_eq!(restarted.get("new").await.unwrap().unwrap(), b"written under term 2");
 }
 
 #[tokio::test]
@@ -305,9 +252,7 @@ async fn concurrent_rotations_lose_no_term() {
         let b = barrier.clone();
         tasks.push(tokio::spawn(async move {
             b.rotate().await.unwrap();
-            b.put(&format!("k{i}"), format!("v{i}").as_bytes())
-                .await
-                .unwrap();
+            b.put(&format!("k{i}"), format!("v{i}").as_bytes()).await.unwrap();
         }));
     }
     for t in tasks {
@@ -336,10 +281,7 @@ async fn listing_and_deletes_pass_through() {
     assert_eq!(barrier.list("a/").await.unwrap(), vec!["2"]);
     barrier
         .batch(vec![
-            WriteOp::Put {
-                key: "d".into(),
-                value: b"dv".to_vec(),
-            },
+            WriteOp::Put { key: "d".into(), value: b"dv".to_vec() },
             WriteOp::Delete { key: "c".into() },
         ])
         .await

@@ -343,7 +343,10 @@ mod tests {
 
     #[test]
     fn vault_style_flags_become_long_flags() {
-        assert_eq!(norm(&["coffer", "-format=json", "status"]), ["coffer", "--format=json", "status"]);
+        assert_eq!(
+            norm(&["coffer", "-format=json", "status"]),
+            ["coffer", "--format=json", "status"]
+        );
         assert_eq!(norm(&["kv", "get", "-field=x", "a"]), ["kv", "get", "--field=x", "a"]);
         assert_eq!(norm(&["write", "-f", "p"]), ["write", "-f", "p"]);
         assert_eq!(norm(&["write", "p", "k=-1", "-"]), ["write", "p", "k=-1", "-"]);

@@ -25,7 +25,8 @@ pub fn secret_json(s: &Secret) -> Value {
 pub fn print_secret(global: &Global, s: &Secret) -> u8 {
     print_warnings(s);
     let data = s.data.clone().unwrap_or_default();
-    let auth: Map<String, Value> = s.auth.as_ref().and_then(|a| a.as_object().cloned()).unwrap_or_default();
+    let auth: Map<String, Value> =
+        s.auth.as_ref().and_then(|a| a.as_object().cloned()).unwrap_or_default();
     let source = if data.is_empty() && !auth.is_empty() { &auth } else { &data };
     emit(global, source, &secret_json(s), || {
         let mut rows = Vec::new();
@@ -95,7 +96,9 @@ pub async fn login(client: &Client, token: Option<String>) -> Result<u8> {
         }
     };
     let client = client.with_token(Some(coffer_types::SecretString::new(token.clone())));
-    let Some(me) = client.read("auth/token/lookup-self", &[]).await? else { bail!("token lookup returned nothing") };
+    let Some(me) = client.read("auth/token/lookup-self", &[]).await? else {
+        bail!("token lookup returned nothing")
+    };
     crate::token_file::store(&token)?;
     let policies = me.data.as_ref().and_then(|d| d.get("policies")).map(cell).unwrap_or_default();
     println!("Success! You are now authenticated. The token is stored in ~/.coffer-token.\n");
@@ -115,7 +118,13 @@ pub async fn read(client: &Client, global: &Global, path: &str) -> Result<u8> {
 }
 
 /// `coffer write PATH k=v...`.
-pub async fn write(client: &Client, global: &Global, path: &str, pairs: &[String], force: bool) -> Result<u8> {
+pub async fn write(
+    client: &Client,
+    global: &Global,
+    path: &str,
+    pairs: &[String],
+    force: bool,
+) -> Result<u8> {
     let data = parse_pairs(pairs)?;
     if data.is_empty() && !force {
         bail!("Must supply data or use -force");
@@ -158,7 +167,13 @@ pub async fn list(client: &Client, global: &Global, path: &str) -> Result<u8> {
 
 /// Prints the `keys` of a list answer.
 pub fn print_keys(global: &Global, s: &Secret) -> Result<u8> {
-    let keys = s.data.as_ref().and_then(|d| d.get("keys")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let keys = s
+        .data
+        .as_ref()
+        .and_then(|d| d.get("keys"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if global.format == "json" {
         println!("{}", crate::output::json(&Value::Array(keys)));
     } else {

@@ -42,21 +42,31 @@ pub async fn resolve(client: &Client, flags: &KvFlags, path: &str) -> Result<KvP
         Ok(Some(s)) => {
             let data = s.data.unwrap_or_default();
             let mount = data.get("path").and_then(Value::as_str).unwrap_or("").to_string();
-            let version = match data.get("options").and_then(|o| o.get("version")).and_then(Value::as_str) {
-                Some("2") => 2,
-                _ => 1,
-            };
+            let version =
+                match data.get("options").and_then(|o| o.get("version")).and_then(Value::as_str) {
+                    Some("2") => 2,
+                    _ => 1,
+                };
             let rest = full.strip_prefix(&mount).unwrap_or(&full).to_string();
             Ok(KvPath { mount, rest, version })
         }
-        Ok(None) | Err(ClientError::Api { status: 404, .. }) => Ok(KvPath { mount: String::new(), rest: full, version: 1 }),
+        Ok(None) | Err(ClientError::Api { status: 404, .. }) => {
+            Ok(KvPath { mount: String::new(), rest: full, version: 1 })
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 fn versions(flags: &KvFlags) -> Result<Vec<String>> {
-    let list: Vec<String> =
-        flags.versions.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    let list: Vec<String> = flags
+        .versions
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
     if list.is_empty() {
         bail!("No versions provided, use the \"-versions\" flag");
     }
@@ -105,7 +115,14 @@ async fn versions_op(client: &Client, flags: &KvFlags, path: &str, op: &str) -> 
     Ok(0)
 }
 
-async fn put(client: &Client, global: &Global, flags: &KvFlags, path: &str, pairs: &[String], patch: bool) -> Result<u8> {
+async fn put(
+    client: &Client,
+    global: &Global,
+    flags: &KvFlags,
+    path: &str,
+    pairs: &[String],
+    patch: bool,
+) -> Result<u8> {
     let data = parse_pairs(pairs)?;
     if data.is_empty() {
         bail!("Must supply data");
@@ -117,7 +134,11 @@ async fn put(client: &Client, global: &Global, flags: &KvFlags, path: &str, pair
             options.insert("cas".into(), json!(cas));
         }
         let body = json!({ "data": data, "options": options });
-        if patch { client.patch(&p.api("data"), &body).await? } else { client.write(&p.api("data"), &body).await? }
+        if patch {
+            client.patch(&p.api("data"), &body).await?
+        } else {
+            client.write(&p.api("data"), &body).await?
+        }
     } else if patch {
         bail!("patch is only supported on KV version 2 mounts");
     } else {
@@ -135,7 +156,8 @@ async fn put(client: &Client, global: &Global, flags: &KvFlags, path: &str, pair
 async fn get(client: &Client, global: &Global, flags: &KvFlags, path: &str) -> Result<u8> {
     let p = resolve(client, flags, path).await?;
     let version = flags.version.map(|v| v.to_string());
-    let query: Vec<(&str, &str)> = version.as_deref().map(|v| vec![("version", v)]).unwrap_or_default();
+    let query: Vec<(&str, &str)> =
+        version.as_deref().map(|v| vec![("version", v)]).unwrap_or_default();
     let Some(s) = client.read(&p.api("data"), &query).await? else {
         eprintln!("No value found at {}", p.api("data"));
         return Ok(2);
@@ -191,7 +213,14 @@ async fn metadata(client: &Client, global: &Global, command: KvMetadata) -> Resu
                 out
             }))
         }
-        KvMetadata::Put { flags, max_versions, cas_required, delete_version_after, custom_metadata, path } => {
+        KvMetadata::Put {
+            flags,
+            max_versions,
+            cas_required,
+            delete_version_after,
+            custom_metadata,
+            path,
+        } => {
             let p = resolve(client, &flags, &path).await?;
             let mut body = Map::new();
             if let Some(m) = max_versions {
@@ -204,7 +233,10 @@ async fn metadata(client: &Client, global: &Global, command: KvMetadata) -> Resu
                 body.insert("delete_version_after".into(), json!(d));
             }
             if !custom_metadata.is_empty() {
-                body.insert("custom_metadata".into(), Value::Object(parse_pairs(&custom_metadata)?));
+                body.insert(
+                    "custom_metadata".into(),
+                    Value::Object(parse_pairs(&custom_metadata)?),
+                );
             }
             client.write(&p.api("metadata"), &Value::Object(body)).await?;
             println!("Success! Data written to: {}", p.api("metadata"));

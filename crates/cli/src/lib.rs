@@ -24,7 +24,8 @@ fn env_first(names: &[&str]) -> Option<String> {
 }
 
 fn env_flag(names: &[&str]) -> bool {
-    env_first(names).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "t" | "yes"))
+    env_first(names)
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "t" | "yes"))
 }
 
 /// Builds the API client from flags and `COFFER_*`, `VAULT_*`, `BAO_*` variables.
@@ -38,9 +39,14 @@ fn client(global: &Global) -> anyhow::Result<Client> {
     let config = ClientConfig {
         address,
         token: token.map(SecretString::new),
-        ca_cert: global.ca_cert.clone().or_else(|| env_first(&["COFFER_CACERT", "VAULT_CACERT", "BAO_CACERT"]).map(Into::into)),
-        ca_path: global.ca_path.clone().or_else(|| env_first(&["COFFER_CAPATH", "VAULT_CAPATH", "BAO_CAPATH"]).map(Into::into)),
-        tls_skip_verify: global.tls_skip_verify || env_flag(&["COFFER_SKIP_VERIFY", "VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"]),
+        ca_cert: global.ca_cert.clone().or_else(|| {
+            env_first(&["COFFER_CACERT", "VAULT_CACERT", "BAO_CACERT"]).map(Into::into)
+        }),
+        ca_path: global.ca_path.clone().or_else(|| {
+            env_first(&["COFFER_CAPATH", "VAULT_CAPATH", "BAO_CAPATH"]).map(Into::into)
+        }),
+        tls_skip_verify: global.tls_skip_verify
+            || env_flag(&["COFFER_SKIP_VERIFY", "VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"]),
         client_cert: global.client_cert.clone(),
         client_key: global.client_key.clone(),
         timeout: None,
@@ -87,7 +93,9 @@ async fn run_client(global: Global, command: Command) -> anyhow::Result<u8> {
         Command::Operator(op) => operator::run(&client, g, op).await,
         Command::Login { token } => generic::login(&client, token).await,
         Command::Read { path } => generic::read(&client, g, &path).await,
-        Command::Write { force, path, pairs } => generic::write(&client, g, &path, &pairs, force).await,
+        Command::Write { force, path, pairs } => {
+            generic::write(&client, g, &path, &pairs, force).await
+        }
         Command::List { path } => generic::list(&client, g, &path).await,
         Command::Delete { path } => generic::delete(&client, &path).await,
         Command::Patch { path, pairs } => generic::patch(&client, g, &path, &pairs).await,

@@ -17,7 +17,10 @@ pub async fn run(client: &Client, global: &Global, command: Operator) -> Result<
             if status {
                 let (_, body) = client.raw_json("GET", "sys/init", None).await?;
                 let initialized = body.get("initialized").and_then(Value::as_bool).unwrap_or(false);
-                println!("{}", if initialized { "Coffer is initialized" } else { "Coffer is not initialized" });
+                println!(
+                    "{}",
+                    if initialized { "Coffer is initialized" } else { "Coffer is not initialized" }
+                );
                 return Ok(if initialized { 0 } else { 2 });
             }
             init(client, global, key_shares, key_threshold).await
@@ -30,7 +33,8 @@ pub async fn run(client: &Client, global: &Global, command: Operator) -> Result<
         }
         Operator::Rotate => {
             client.write("sys/rotate", &Value::Null).await?;
-            let status = client.read("sys/key-status", &[]).await?.and_then(|s| s.data).unwrap_or_default();
+            let status =
+                client.read("sys/key-status", &[]).await?.and_then(|s| s.data).unwrap_or_default();
             let term = status.get("term").map(cell).unwrap_or_default();
             let installed = status.get("install_time").map(cell).unwrap_or_default();
             println!("Success! Rotated key\n\nKey Term        {term}\nInstall Time    {installed}");
@@ -46,8 +50,12 @@ async fn init(client: &Client, global: &Global, shares: u32, threshold: u32) -> 
         let errors = answer.get("errors").map(cell).unwrap_or_default();
         bail!("Error initializing: Code: {status}. Errors: {errors}");
     }
-    let b64: Vec<String> = answer.get("keys_base64").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-    let hex: Vec<String> = answer.get("keys").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    let b64: Vec<String> = answer
+        .get("keys_base64")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default();
+    let hex: Vec<String> =
+        answer.get("keys").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
     let root = answer.get("root_token").and_then(Value::as_str).unwrap_or("");
     if global.format == "json" {
         let out = json!({
@@ -68,7 +76,9 @@ async fn init(client: &Client, global: &Global, shares: u32, threshold: u32) -> 
         println!("Unseal Key {}: {key}", i + 1);
     }
     println!("\nInitial Root Token: {root}\n");
-    println!("Coffer initialized with {shares} key shares and a key threshold of {threshold}. Keep the keys apart: {threshold} of them unseal the server after every restart.");
+    println!(
+        "Coffer initialized with {shares} key shares and a key threshold of {threshold}. Keep the keys apart: {threshold} of them unseal the server after every restart."
+    );
     Ok(0)
 }
 
@@ -84,7 +94,8 @@ async fn unseal(client: &Client, global: &Global, key: Option<String>, reset: bo
                 buf.trim().to_string()
             }
         };
-        if base64::engine::general_purpose::STANDARD.decode(&key).is_err() && hex_decode_fails(&key) {
+        if base64::engine::general_purpose::STANDARD.decode(&key).is_err() && hex_decode_fails(&key)
+        {
             bail!("the unseal key must be hex or base64");
         }
         json!({"key": key})

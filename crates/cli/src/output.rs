@@ -22,7 +22,11 @@ pub fn cell(value: &Value) -> String {
 pub fn table(rows: &[(String, String)], headers: (&str, &str)) -> String {
     let width = rows.iter().map(|(k, _)| k.len()).chain([headers.0.len()]).max().unwrap_or(0);
     let mut out = format!("{:<width$}    {}\n", headers.0, headers.1);
-    out.push_str(&format!("{:<width$}    {}\n", "-".repeat(headers.0.len()), "-".repeat(headers.1.len())));
+    out.push_str(&format!(
+        "{:<width$}    {}\n",
+        "-".repeat(headers.0.len()),
+        "-".repeat(headers.1.len())
+    ));
     for (k, v) in rows {
         out.push_str(&format!("{k:<width$}    {v}\n"));
     }
@@ -53,7 +57,12 @@ pub fn json(value: &Value) -> String {
 
 /// Prints `value` as the user asked: one field, JSON, or the table made by `table_of`.
 /// Returns the exit code (2 when the requested field is missing).
-pub fn emit(global: &Global, field_source: &Map<String, Value>, whole: &Value, table_of: impl FnOnce() -> String) -> u8 {
+pub fn emit(
+    global: &Global,
+    field_source: &Map<String, Value>,
+    whole: &Value,
+    table_of: impl FnOnce() -> String,
+) -> u8 {
     if let Some(field) = &global.field {
         return match field_source.get(field) {
             Some(Value::String(s)) => {
@@ -85,7 +94,8 @@ mod tests {
 
     #[test]
     fn tables_align_like_vault() {
-        let t = table(&[("a".into(), "1".into()), ("long_key".into(), "2".into())], ("Key", "Value"));
+        let t =
+            table(&[("a".into(), "1".into()), ("long_key".into(), "2".into())], ("Key", "Value"));
         assert_eq!(t, "Key         Value\n---         -----\na           1\nlong_key    2\n");
         assert_eq!(cell(&json!(["a", "b"])), "[a b]");
         assert_eq!(cell(&json!(null)), "n/a");

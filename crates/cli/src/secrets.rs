@@ -14,7 +14,14 @@ fn mount_path(p: &str) -> String {
 /// Runs a secrets subcommand.
 pub async fn run(client: &Client, global: &Global, command: Secrets) -> Result<u8> {
     match command {
-        Secrets::Enable { path, version, description, default_lease_ttl, max_lease_ttl, engine_type } => {
+        Secrets::Enable {
+            path,
+            version,
+            description,
+            default_lease_ttl,
+            max_lease_ttl,
+            engine_type,
+        } => {
             let path = mount_path(path.as_deref().unwrap_or(&engine_type));
             let options = version.map(|v| json!({ "version": v })).unwrap_or(Value::Null);
             let body = json!({
@@ -68,7 +75,8 @@ fn list_table(data: &Map<String, Value>, detailed: bool) -> String {
         .iter()
         .map(|p| {
             let e = &data[*p];
-            let mut row = vec![(*p).clone(), cell(&e["type"]), cell(&e["accessor"]), cell(&e["description"])];
+            let mut row =
+                vec![(*p).clone(), cell(&e["type"]), cell(&e["accessor"]), cell(&e["description"])];
             if detailed {
                 row.push(cell(&e["config"]["default_lease_ttl"]));
                 row.push(cell(&e["config"]["max_lease_ttl"]));
@@ -85,7 +93,14 @@ fn list_table(data: &Map<String, Value>, detailed: bool) -> String {
         .map(|i| rows.iter().map(|r| r[i].len()).chain([headers[i].len()]).max().unwrap_or(0))
         .collect();
     let line = |cells: Vec<String>| {
-        cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect::<Vec<_>>().join("    ").trim_end().to_string()
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("    ")
+            .trim_end()
+            .to_string()
     };
     out.push_str(&line(headers.iter().map(|h| h.to_string()).collect()));
     out.push('\n');

@@ -146,7 +146,9 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
         let address = config.address.trim_end_matches('/').to_string();
         if !(address.starts_with("http://") || address.starts_with("https://")) {
-            return Err(ClientError::Config(format!("invalid address {address:?}: must start with http:// or https://")));
+            return Err(ClientError::Config(format!(
+                "invalid address {address:?}: must start with http:// or https://"
+            )));
         }
         let tls = tls::client_config(&config)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
@@ -184,12 +186,15 @@ impl Client {
     ) -> Result<ApiResponse, ClientError> {
         let mut url = format!("{}/v1/{}", self.address, path.trim_start_matches('/'));
         if !query.is_empty() {
-            let encoded: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+            let encoded: String =
+                form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
             url.push('?');
             url.push_str(&encoded);
         }
-        let method = Method::from_bytes(method.as_bytes()).map_err(|e| ClientError::Config(e.to_string()))?;
-        let mut builder = Request::builder().method(method.clone()).uri(&url).header("X-Vault-Request", "true");
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|e| ClientError::Config(e.to_string()))?;
+        let mut builder =
+            Request::builder().method(method.clone()).uri(&url).header("X-Vault-Request", "true");
         if let Some(token) = self.token.as_ref().filter(|t| !t.is_empty()) {
             let value = HeaderValue::from_str(token.expose())
                 .map_err(|_| ClientError::Config("the token contains invalid characters".into()))?;
@@ -199,18 +204,32 @@ impl Client {
             builder = builder.header(*k, *v);
         }
         let bytes = match body {
-            Some(v) => Bytes::from(serde_json::to_vec(v).map_err(|e| ClientError::Decode(e.to_string()))?),
+            Some(v) => {
+                Bytes::from(serde_json::to_vec(v).map_err(|e| ClientError::Decode(e.to_string()))?)
+            }
             None => Bytes::new(),
         };
-        if body.is_some() && !extra_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !extra_headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
         }
-        let request = builder.body(Full::new(bytes)).map_err(|e| ClientError::Config(e.to_string()))?;
+        let request =
+            builder.body(Full::new(bytes)).map_err(|e| ClientError::Config(e.to_string()))?;
         let send = async {
-            let response = self.http.request(request).await.map_err(|e| ClientError::Transport(transport_message(&url, &e)))?;
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| ClientError::Transport(transport_message(&url, &e)))?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = response.into_body().collect().await.map_err(|e| ClientError::Transport(e.to_string()))?.to_bytes();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ClientError::Transport(e.to_string()))?
+                .to_bytes();
             Ok::<_, ClientError>(ApiResponse { status, headers, body })
         };
         tokio::time::timeout(self.timeout, send)
@@ -218,7 +237,14 @@ impl Client {
             .map_err(|_| ClientError::Transport(format!("{method} {url}: timed out")))?
     }
 
-    async fn call(&self, method: &str, path: &str, query: &[(&str, &str)], body: Option<&Value>, headers: &[(&str, &str)]) -> Result<ApiResponse, ClientError> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<ApiResponse, ClientError> {
         let response = self.request(method, path, query, body, headers).await?;
         if response.status >= 400 {
             let errors = response
@@ -241,18 +267,26 @@ impl Client {
         if response.body.is_empty() {
             return Ok(None);
         }
-        serde_json::from_slice(&response.body).map(Some).map_err(|e| ClientError::Decode(e.to_string()))
+        serde_json::from_slice(&response.body)
+            .map(Some)
+            .map_err(|e| ClientError::Decode(e.to_string()))
     }
 
     /// GET. A 404 is `None`, unless its body carries `data` or `warnings` (KV v2 deleted
     /// versions), which is returned like a success.
-    pub async fn read(&self, path: &str, query: &[(&str, &str)]) -> Result<Option<Secret>, ClientError> {
+    pub async fn read(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Option<Secret>, ClientError> {
         match self.call("GET", path, query, None, &[]).await {
             Ok(r) => Self::secret(&r),
             Err(ClientError::Api { status: 404, .. }) => {
                 let raw = self.request("GET", path, query, None, &[]).await?;
                 let secret = Self::secret(&raw).ok().flatten();
-                Ok(secret.filter(|s| s.data.is_some() || s.warnings.as_ref().is_some_and(|w| !w.is_empty())))
+                Ok(secret.filter(|s| {
+                    s.data.is_some() || s.warnings.as_ref().is_some_and(|w| !w.is_empty())
+                }))
             }
             Err(e) => Err(e),
         }
@@ -275,18 +309,35 @@ impl Client {
 
     /// PATCH with a JSON merge-patch body.
     pub async fn patch(&self, path: &str, body: &Value) -> Result<Option<Secret>, ClientError> {
-        let r = self.call("PATCH", path, &[], Some(body), &[("Content-Type", "application/merge-patch+json")]).await?;
+        let r = self
+            .call(
+                "PATCH",
+                path,
+                &[],
+                Some(body),
+                &[("Content-Type", "application/merge-patch+json")],
+            )
+            .await?;
         Self::secret(&r)
     }
 
     /// DELETE.
-    pub async fn delete(&self, path: &str, query: &[(&str, &str)]) -> Result<Option<Secret>, ClientError> {
+    pub async fn delete(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Option<Secret>, ClientError> {
         let r = self.call("DELETE", path, query, None, &[]).await?;
         Self::secret(&r)
     }
 
     /// GET of an endpoint that answers bare JSON (`sys/seal-status`, `sys/health`...), any status.
-    pub async fn raw_json(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), ClientError> {
+    pub async fn raw_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), ClientError> {
         let r = self.request(method, path, &[], body, &[]).await?;
         Ok((r.status, r.json()?))
     }
@@ -320,13 +371,15 @@ mod tests {
 
     #[test]
     fn addresses_need_a_scheme() {
-        let bad = Client::new(ClientConfig { address: "127.0.0.1:8200".into(), ..Default::default() });
+        let bad =
+            Client::new(ClientConfig { address: "127.0.0.1:8200".into(), ..Default::default() });
         assert!(matches!(bad, Err(ClientError::Config(_))));
     }
 
     #[test]
     fn tokens_stay_out_of_debug() {
-        let config = ClientConfig { token: Some(SecretString::new("s.secret")), ..Default::default() };
+        let config =
+            ClientConfig { token: Some(SecretString::new("s.secret")), ..Default::default() };
         assert!(!format!("{config:?}").contains("s.secret"));
     }
 }

@@ -36,7 +36,8 @@ fn roots(config: &ClientConfig) -> Result<RootCertStore, ClientError> {
         add_pem_file(&mut roots, file)?;
     }
     if let Some(dir) = &config.ca_path {
-        let entries = std::fs::read_dir(dir).map_err(|e| tls_err(format!("{}: {e}", dir.display())))?;
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| tls_err(format!("{}: {e}", dir.display())))?;
         for entry in entries.flatten() {
             if entry.path().is_file() {
                 add_pem_file(&mut roots, &entry.path())?;
@@ -59,7 +60,9 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
         .map_err(tls_err)?;
     let builder = if config.tls_skip_verify {
         tracing_warn();
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(DangerousAcceptAnyCertificate(provider())))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(DangerousAcceptAnyCertificate(provider())))
     } else {
         builder.with_root_certificates(roots(config)?)
     };
@@ -69,7 +72,8 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
                 .map_err(|e| tls_err(format!("{}: {e}", cert.display())))?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(tls_err)?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err(format!("{}: {e}", key.display())))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| tls_err(format!("{}: {e}", key.display())))?;
             builder.with_client_auth_cert(certs, key).map_err(tls_err)
         }
         (None, None) => Ok(builder.with_no_client_auth()),
@@ -78,7 +82,9 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
 }
 
 fn tracing_warn() {
-    eprintln!("WARNING: TLS verification is disabled (tls_skip_verify): the server's identity is not checked");
+    eprintln!(
+        "WARNING: TLS verification is disabled (tls_skip_verify): the server's identity is not checked"
+    );
 }
 
 /// Accepts every server certificate while still checking handshake signatures. Only for

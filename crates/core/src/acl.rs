@@ -18,7 +18,11 @@ pub(crate) struct AccessRequest<'a> {
 }
 
 /// The ACL of a token: its policies, templated paths rendered for its entity.
-pub(crate) async fn acl_for(active: &crate::Active, policies: &[String], entity_id: &str) -> Result<std::sync::Arc<Acl>> {
+pub(crate) async fn acl_for(
+    active: &crate::Active,
+    policies: &[String],
+    entity_id: &str,
+) -> Result<std::sync::Arc<Acl>> {
     if !entity_id.is_empty() && active.policies.any_templated(policies) {
         if let Some(entity) = active.identity.entity(entity_id).await? {
             return Ok(active.policies.acl_for_entity(policies, &entity));

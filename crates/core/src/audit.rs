@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use coffer_audit::{AuditAuth, AuditBroker, AuditEntry, AuditRequest, AuditResponse, DeviceInfo, new_device};
+use coffer_audit::{
+    AuditAuth, AuditBroker, AuditEntry, AuditRequest, AuditResponse, DeviceInfo, new_device,
+};
 use coffer_storage::Storage;
 use coffer_types::{Error, Request, Response, Result, random_bytes};
 use serde::{Deserialize, Serialize};
@@ -24,9 +26,12 @@ pub(crate) struct StoredDevice {
 
 impl Core {
     pub(crate) async fn stored_devices(&self) -> Result<Vec<StoredDevice>> {
-        Ok(coffer_framework::read_json(&(self.barrier.clone() as coffer_storage::SharedStorage), AUDIT_KEY)
-            .await?
-            .unwrap_or_default())
+        Ok(coffer_framework::read_json(
+            &(self.barrier.clone() as coffer_storage::SharedStorage),
+            AUDIT_KEY,
+        )
+        .await?
+        .unwrap_or_default())
     }
 
     async fn store_devices(&self, devices: &[StoredDevice]) -> Result<()> {
@@ -44,7 +49,10 @@ impl Core {
         let declared = self.declared_audit.lock().map(|d| d.clone()).unwrap_or_default();
         for declared in &declared {
             if !stored.iter().any(|d| d.info.path == declared.path) {
-                stored.push(StoredDevice { info: declared.clone(), salt: hex::encode(random_bytes(32)) });
+                stored.push(StoredDevice {
+                    info: declared.clone(),
+                    salt: hex::encode(random_bytes(32)),
+                });
                 changed = true;
             }
         }
@@ -52,11 +60,19 @@ impl Core {
             self.store_devices(&stored).await?;
         }
         for device in &stored {
-            let salt = hex::decode(&device.salt).map_err(|_| Error::internal("corrupt audit salt"))?;
+            let salt =
+                hex::decode(&device.salt).map_err(|_| Error::internal("corrupt audit salt"))?;
             match new_device(&device.info, salt) {
-                Ok(d) => broker.enable(&device.info.path, d).map_err(|e| Error::internal(e.to_string()))?,
+                Ok(d) => broker
+                    .enable(&device.info.path, d)
+                    .map_err(|e| Error::internal(e.to_string()))?,
                 // A device that cannot open keeps the server from serving unaudited requests.
-                Err(e) => return Err(Error::internal(format!("audit device {} failed to start: {e}", device.info.path))),
+                Err(e) => {
+                    return Err(Error::internal(format!(
+                        "audit device {} failed to start: {e}",
+                        device.info.path
+                    )));
+                }
             }
         }
         Ok(broker)
@@ -100,7 +116,11 @@ impl Core {
 }
 
 /// The request part of the audit entries for `req` on `mount` by `token`.
-pub(crate) fn audit_request(req: &Request, mount: &Mounted, token: Option<&TokenEntry>) -> AuditRequest {
+pub(crate) fn audit_request(
+    req: &Request,
+    mount: &Mounted,
+    token: Option<&TokenEntry>,
+) -> AuditRequest {
     let mut out = AuditRequest::from_request(req);
     out.mount_point = mount.prefix.clone();
     out.mount_type = mount.entry.engine_type.clone();
@@ -143,13 +163,19 @@ pub(crate) async fn record(broker: &Arc<AuditBroker>, entry: AuditEntry) -> Resu
 }
 
 /// The response entry for an outcome.
-pub(crate) fn response_entry(request: &AuditRequest, mount: &Mounted, outcome: &Result<Response>) -> AuditEntry {
+pub(crate) fn response_entry(
+    request: &AuditRequest,
+    mount: &Mounted,
+    outcome: &Result<Response>,
+) -> AuditEntry {
     match outcome {
         Ok(r) => {
             let mut resp = AuditResponse::from_response(r);
             resp.non_hmac_response_keys = mount.entry.config.audit_non_hmac_response_keys.clone();
             AuditEntry::response(request, &resp)
         }
-        Err(e) => AuditEntry::response(request, &AuditResponse::default()).with_error(e.to_string()),
+        Err(e) => {
+            AuditEntry::response(request, &AuditResponse::default()).with_error(e.to_string())
+        }
     }
 }

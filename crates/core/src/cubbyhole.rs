@@ -17,8 +17,9 @@ pub(crate) struct CubbyholeState {
 /// Builds the cubbyhole backend.
 pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     Arc::new(
-        Router::new(Arc::new(CubbyholeState { core }))
-            .path(Path::new("{path*}").open_fields().read(read).write(write).delete(delete).list(list)),
+        Router::new(Arc::new(CubbyholeState { core })).path(
+            Path::new("{path*}").open_fields().read(read).write(write).delete(delete).list(list),
+        ),
     )
 }
 

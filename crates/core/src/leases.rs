@@ -6,7 +6,9 @@
 use aws_lc_rs::digest;
 use coffer_framework::{SecretRequest, read_json};
 use coffer_storage::{SharedStorage, WriteOp};
-use coffer_types::{Error, LeaseInfo, Result, SecretLease, format_go_duration, random_base62, unix_now};
+use coffer_types::{
+    Error, LeaseInfo, Result, SecretLease, format_go_duration, random_base62, unix_now,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -54,7 +56,12 @@ impl LeaseEntry {
 
     /// The `sys/leases/lookup` shape.
     pub fn lookup_json(&self, now: i64) -> Value {
-        let t = |u: i64| humantime::format_rfc3339_nanos(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u.max(0) as u64)).to_string();
+        let t = |u: i64| {
+            humantime::format_rfc3339_nanos(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(u.max(0) as u64),
+            )
+            .to_string()
+        };
         let mut out = json!({
             "id": self.lease_id,
             "issue_time": t(self.issue_time),
@@ -105,7 +112,10 @@ impl LeaseStore {
         if let Some(old) = old.filter(|o| o.expire_time != new.expire_time) {
             ops.push(WriteOp::Delete { key: expiry_key(old.expire_time, &old.lease_id) });
         }
-        ops.push(WriteOp::Put { key: expiry_key(new.expire_time, &new.lease_id), value: new.lease_id.clone().into_bytes() });
+        ops.push(WriteOp::Put {
+            key: expiry_key(new.expire_time, &new.lease_id),
+            value: new.lease_id.clone().into_bytes(),
+        });
         if old.is_none() && !new.token_hash.is_empty() {
             ops.push(WriteOp::Put {
                 key: format!("token/{}/{}", new.token_hash, hash(&new.lease_id)),
@@ -122,16 +132,28 @@ impl LeaseStore {
             WriteOp::Delete { key: expiry_key(entry.expire_time, &entry.lease_id) },
         ];
         if !entry.token_hash.is_empty() {
-            ops.push(WriteOp::Delete { key: format!("token/{}/{}", entry.token_hash, hash(&entry.lease_id)) });
+            ops.push(WriteOp::Delete {
+                key: format!("token/{}/{}", entry.token_hash, hash(&entry.lease_id)),
+            });
         }
         self.storage.batch(ops).await?;
         Ok(())
     }
 
     /// Registers a lease for a secret returned at `path`; returns the envelope's lease fields.
-    pub async fn register(&self, mount: &Mounted, path: &str, secret: SecretLease, token_hash: &str) -> Result<LeaseInfo> {
+    pub async fn register(
+        &self,
+        mount: &Mounted,
+        path: &str,
+        secret: SecretLease,
+        token_hash: &str,
+    ) -> Result<LeaseInfo> {
         let config = &mount.entry.config;
-        let max = if secret.max_ttl > 0 { secret.max_ttl.min(config.effective_max_ttl()) } else { config.effective_max_ttl() };
+        let max = if secret.max_ttl > 0 {
+            secret.max_ttl.min(config.effective_max_ttl())
+        } else {
+            config.effective_max_ttl()
+        };
         let ttl = if secret.ttl > 0 { secret.ttl } else { config.effective_default_ttl() }.min(max);
         let now = unix_now();
         let entry = LeaseEntry {
@@ -163,15 +185,27 @@ impl LeaseStore {
     }
 
     /// Renews a lease through its engine; returns the new terms and any warning.
-    pub async fn renew(&self, table: &MountTable, lease_id: &str, increment: i64) -> Result<(LeaseInfo, Vec<String>)> {
+    pub async fn renew(
+        &self,
+        table: &MountTable,
+        lease_id: &str,
+        increment: i64,
+    ) -> Result<(LeaseInfo, Vec<String>)> {
         let entry = self.get(lease_id).await?.ok_or_else(|| Error::invalid("lease not found"))?;
         let now = unix_now();
         if !entry.renewable || entry.expire_time <= now {
             return Err(Error::invalid("lease is not renewable"));
         }
-        let mount = table.get(&entry.mount_prefix).ok_or_else(|| Error::invalid("lease not found"))?;
+        let mount =
+            table.get(&entry.mount_prefix).ok_or_else(|| Error::invalid("lease not found"))?;
         let terms = mount.backend.renew_secret(Self::request(&entry, mount, increment)).await?;
-        let wanted = if increment > 0 { increment } else if terms.ttl > 0 { terms.ttl } else { mount.entry.config.effective_default_ttl() };
+        let wanted = if increment > 0 {
+            increment
+        } else if terms.ttl > 0 {
+            terms.ttl
+        } else {
+            mount.entry.config.effective_default_ttl()
+        };
         let mut warnings = Vec::new();
         let mut expire = now + wanted;
         if expire > entry.max_expire {
@@ -189,7 +223,10 @@ impl LeaseStore {
             new.internal = terms.internal;
         }
         self.put(Some(&entry), &new).await?;
-        Ok((LeaseInfo { lease_id: new.lease_id, renewable: true, lease_duration: expire - now }, warnings))
+        Ok((
+            LeaseInfo { lease_id: new.lease_id, renewable: true, lease_duration: expire - now },
+            warnings,
+        ))
     }
 
     /// Revokes a lease through its engine. On failure the lease stays, with its error, to be
@@ -236,7 +273,11 @@ impl LeaseStore {
     }
 
     /// Revokes every lease owned by the given tokens.
-    pub async fn revoke_for_tokens(&self, table: &MountTable, token_hashes: &[String]) -> Result<()> {
+    pub async fn revoke_for_tokens(
+        &self,
+        table: &MountTable,
+        token_hashes: &[String],
+    ) -> Result<()> {
         for token in token_hashes {
             for key in self.storage.list(&format!("token/{token}/")).await? {
                 if let Some(id) = self.storage.get(&format!("token/{token}/{key}")).await? {
@@ -259,11 +300,15 @@ impl LeaseStore {
                 break;
             }
             for key in self.storage.list(&format!("expiry/{slot}")).await? {
-                let Some(id) = self.storage.get(&format!("expiry/{slot}{key}")).await? else { continue };
+                let Some(id) = self.storage.get(&format!("expiry/{slot}{key}")).await? else {
+                    continue;
+                };
                 let id = String::from_utf8_lossy(&id).to_string();
                 match self.revoke(table, &id, false).await {
                     Ok(()) => done += 1,
-                    Err(e) => tracing::warn!(error = %e, "expired lease: revocation will be retried"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "expired lease: revocation will be retried")
+                    }
                 }
                 // A stale index entry (lease already gone) is dropped here.
                 if self.get(&id).await?.is_none() {

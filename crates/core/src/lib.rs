@@ -10,6 +10,7 @@
 mod acl;
 mod audit;
 mod cidr;
+mod cubbyhole;
 mod expiry;
 mod identity;
 mod leases;
@@ -23,7 +24,6 @@ mod seal;
 mod sys;
 mod token;
 mod wrapping;
-mod cubbyhole;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -35,7 +35,9 @@ use coffer_storage::SharedStorage;
 
 pub use identity::{Alias, Entity, IdentityStore};
 pub use leases::{LeaseEntry, LeaseStore};
-pub use mounts::{MountConfig, MountEntry, MountTable, Mounted, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL};
+pub use mounts::{
+    MountConfig, MountEntry, MountTable, Mounted, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL,
+};
 pub use policy_store::{PolicyStore, StoredPolicy};
 pub use seal::{InitResult, SealStatus};
 pub use token::{CreateParams, TokenEntry, TokenStore};

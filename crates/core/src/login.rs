@@ -31,7 +31,8 @@ impl Core {
             (_, t) => t,
         }
         .min(max);
-        let mut policies: Vec<String> = login.policies.iter().map(|p| p.trim().to_lowercase()).collect();
+        let mut policies: Vec<String> =
+            login.policies.iter().map(|p| p.trim().to_lowercase()).collect();
         if !login.no_default_policy && !policies.iter().any(|p| p == "default") {
             policies.push("default".into());
         }
@@ -61,7 +62,13 @@ impl Core {
         if !login.alias_name.is_empty() {
             let entity = active
                 .identity
-                .login(&mount.entry.accessor, &mount.entry.engine_type, &mount.prefix, &login.alias_name, &login.alias_metadata)
+                .login(
+                    &mount.entry.accessor,
+                    &mount.entry.engine_type,
+                    &mount.prefix,
+                    &login.alias_name,
+                    &login.alias_metadata,
+                )
                 .await?;
             entry.entity_id = entity.id.clone();
         }

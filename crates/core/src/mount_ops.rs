@@ -16,10 +16,16 @@ const AUTH_KEY: &str = "core/auth";
 /// The built-in secrets mounts every server has.
 fn default_mounts() -> Vec<MountEntry> {
     vec![
-        MountEntry::new("sys/", "system", "system endpoints used for control, policy and debugging", ""),
+        MountEntry::new(
+            "sys/",
+            "system",
+            "system endpoints used for control, policy and debugging",
+            "",
+        ),
         MountEntry::new("identity/", "identity", "identity store", ""),
         {
-            let mut cubbyhole = MountEntry::new("cubbyhole/", "cubbyhole", "per-token private secret storage", "");
+            let mut cubbyhole =
+                MountEntry::new("cubbyhole/", "cubbyhole", "per-token private secret storage", "");
             cubbyhole.local = true;
             cubbyhole
         },
@@ -85,9 +91,14 @@ impl Core {
             ("identity", false) => self.identity_backend.clone(),
             ("cubbyhole", false) => self.cubbyhole_backend.clone(),
             (t, is_auth) => {
-                let factory = if is_auth { self.registry.auth_factory(t) } else { self.registry.secrets_factory(t) };
-                let factory =
-                    factory.ok_or_else(|| Error::invalid(format!("plugin not found in the catalog: {t}")))?;
+                let factory = if is_auth {
+                    self.registry.auth_factory(t)
+                } else {
+                    self.registry.secrets_factory(t)
+                };
+                let factory = factory.ok_or_else(|| {
+                    Error::invalid(format!("plugin not found in the catalog: {t}"))
+                })?;
                 factory(BackendConfig {
                     mount_path: entry.path.clone(),
                     engine_type: t.to_string(),
@@ -126,9 +137,9 @@ impl Core {
         if !is_auth && reserved.iter().any(|r| prefix.starts_with(r) || r.starts_with(&prefix)) {
             return Err(Error::invalid(format!("cannot mount at reserved path {prefix:?}")));
         }
-        if let Some(existing) = current.iter().find(|m| {
-            m.prefix.starts_with(&prefix) || prefix.starts_with(&m.prefix)
-        }) {
+        if let Some(existing) =
+            current.iter().find(|m| m.prefix.starts_with(&prefix) || prefix.starts_with(&m.prefix))
+        {
             return Err(Error::invalid(format!("path is already in use at {}", existing.prefix)));
         }
         if entry.engine_type == "kv-v2" {

@@ -33,15 +33,22 @@ impl Core {
             Some(hash) => active.tokens.lookup_hash(hash).await?,
             None => None,
         };
-        let audit = (!active.audit.is_empty()).then(|| audit_request(&req, &mounted, token.as_deref()));
+        let audit =
+            (!active.audit.is_empty()).then(|| audit_request(&req, &mounted, token.as_deref()));
         let wrap_ttl = req.wrap_ttl;
 
-        let checked = self.check_access(&active, &mounted, req, relative, token.as_deref(), token_hash.as_deref()).await;
+        let checked = self
+            .check_access(&active, &mounted, req, relative, token.as_deref(), token_hash.as_deref())
+            .await;
         let backend_request = match checked {
             Ok(r) => r,
             Err(e) => {
                 if let Some(a) = &audit {
-                    record(&active.audit, coffer_audit::AuditEntry::request(a).with_error(e.to_string())).await?;
+                    record(
+                        &active.audit,
+                        coffer_audit::AuditEntry::request(a).with_error(e.to_string()),
+                    )
+                    .await?;
                 }
                 return Err(e);
             }
@@ -52,7 +59,8 @@ impl Core {
 
         let operation = backend_request.operation;
         let path = format!("{}{}", mounted.prefix, backend_request.path);
-        let outcome = self.dispatch(&active, &mounted, backend_request, &path, token_hash.as_deref()).await;
+        let outcome =
+            self.dispatch(&active, &mounted, backend_request, &path, token_hash.as_deref()).await;
         let mut outcome = outcome.and_then(|r| finish(operation, r));
         if let (Some(ttl), Ok(response)) = (wrap_ttl, &outcome) {
             if !response.is_empty() && response.raw.is_none() && response.wrap_info.is_none() {
@@ -96,7 +104,12 @@ impl Core {
             peer_certificates: req.peer_certificates,
         };
         let Some(entry) = token else { return Ok(backend_request) };
-        if !unauthenticated && !crate::cidr::allowed(&entry.bound_cidrs, backend_request.remote_addr.map(|a| a.ip())) {
+        if !unauthenticated
+            && !crate::cidr::allowed(
+                &entry.bound_cidrs,
+                backend_request.remote_addr.map(|a| a.ip()),
+            )
+        {
             return Err(Error::PermissionDenied);
         }
         let mut sudo = entry.is_root();
@@ -145,7 +158,8 @@ impl Core {
         let mut response = mounted.backend.handle(backend_request).await?;
         if let Some(secret) = response.as_mut().and_then(|r| r.secret.take()) {
             // Persisted before the response leaves: a secret nobody can revoke never escapes.
-            let lease = active.leases.register(mounted, path, secret, token_hash.unwrap_or("")).await?;
+            let lease =
+                active.leases.register(mounted, path, secret, token_hash.unwrap_or("")).await?;
             response.get_or_insert_with(Response::default).lease = Some(lease);
         }
         if let Some(login) = response.as_mut().and_then(|r| r.login.take()) {

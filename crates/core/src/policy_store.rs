@@ -58,13 +58,16 @@ impl PolicyStore {
                     Ok(p) => {
                         parsed.insert(stored.name.clone(), Arc::new(p));
                     }
-                    Err(e) => tracing::error!(policy = %stored.name, error = %e, "stored policy no longer parses"),
+                    Err(e) => {
+                        tracing::error!(policy = %stored.name, error = %e, "stored policy no longer parses")
+                    }
                 }
             }
         }
         // Built in, not stored or listed: what a wrapping token may do.
         let wrapping = coffer_policy::response_wrapping_policy_text();
-        let builtin = Policy::parse("response-wrapping", wrapping).map_err(|e| Error::internal(e.to_string()))?;
+        let builtin = Policy::parse("response-wrapping", wrapping)
+            .map_err(|e| Error::internal(e.to_string()))?;
         parsed.insert("response-wrapping".into(), Arc::new(builtin));
         store.parsed.store(Arc::new(parsed));
         Ok(store)
@@ -99,7 +102,9 @@ impl PolicyStore {
         let version = current.as_ref().map_or(0, |c| c.version);
         match (cas, &current) {
             (Some(c), _) if c != version => {
-                return Err(Error::invalid("check-and-set parameter did not match the current version"));
+                return Err(Error::invalid(
+                    "check-and-set parameter did not match the current version",
+                ));
             }
             (None, Some(c)) if c.cas_required => {
                 return Err(Error::invalid("check-and-set parameter required for this call"));
@@ -157,7 +162,11 @@ impl PolicyStore {
 
     /// The compiled ACL for a token with an entity: templated paths rendered for it. Cached
     /// per policy set and entity version.
-    pub fn acl_for_entity(&self, policies: &[String], entity: &crate::identity::Entity) -> Arc<Acl> {
+    pub fn acl_for_entity(
+        &self,
+        policies: &[String],
+        entity: &crate::identity::Entity,
+    ) -> Arc<Acl> {
         let mut key = policies.to_vec();
         key.push(format!("\u{0}entity:{}:{}", entity.id, entity.last_update_time));
         if let Some(acl) = self.acls.read().ok().and_then(|m| m.get(&key).cloned()) {
@@ -166,7 +175,8 @@ impl PolicyStore {
         let generation = self.generation.load(Ordering::Acquire);
         let ctx = entity.template_context();
         let parsed = self.parsed.load();
-        let rendered: Vec<Policy> = policies.iter().filter_map(|p| parsed.get(p)).map(|p| p.render(&ctx)).collect();
+        let rendered: Vec<Policy> =
+            policies.iter().filter_map(|p| parsed.get(p)).map(|p| p.render(&ctx)).collect();
         let acl = Arc::new(Acl::new(&rendered));
         self.remember(key, acl.clone(), generation);
         acl
@@ -193,7 +203,8 @@ impl PolicyStore {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let parsed = self.parsed.load();
-        let selected: Vec<Arc<Policy>> = policies.iter().filter_map(|p| parsed.get(p).cloned()).collect();
+        let selected: Vec<Arc<Policy>> =
+            policies.iter().filter_map(|p| parsed.get(p).cloned()).collect();
         let acl = Arc::new(Acl::new(&selected));
         self.remember(policies.to_vec(), acl.clone(), generation);
         acl

@@ -148,13 +148,19 @@ impl Core {
             return Err(Error::invalid("Vault is already initialized"));
         }
         if shares == 0 || threshold == 0 {
-            return Err(Error::invalid("invalid seal configuration: secret_shares and secret_threshold must be at least 1"));
+            return Err(Error::invalid(
+                "invalid seal configuration: secret_shares and secret_threshold must be at least 1",
+            ));
         }
         if threshold > shares {
-            return Err(Error::invalid("invalid seal configuration: threshold cannot be larger than shares"));
+            return Err(Error::invalid(
+                "invalid seal configuration: threshold cannot be larger than shares",
+            ));
         }
         if shares > 1 && threshold < 2 {
-            return Err(Error::invalid("invalid seal configuration: threshold must be greater than one for multiple shares"));
+            return Err(Error::invalid(
+                "invalid seal configuration: threshold must be greater than one for multiple shares",
+            ));
         }
         if shares > 255 {
             return Err(Error::invalid("invalid seal configuration: shares must be at most 255"));
@@ -172,14 +178,13 @@ impl Core {
         self.barrier.initialize(&unseal_key).await?;
         self.barrier.unseal(&unseal_key).await?;
         let setup = async {
-            let cluster = ClusterInfo {
-                name: format!("vault-cluster-{}", &new_uuid()[..8]),
-                id: new_uuid(),
-            };
+            let cluster =
+                ClusterInfo { name: format!("vault-cluster-{}", &new_uuid()[..8]), id: new_uuid() };
             let bytes = serde_json::to_vec(&cluster).map_err(|e| Error::internal(e.to_string()))?;
             self.barrier.put(CLUSTER_KEY, &bytes).await?;
             self.write_default_mount_tables(extra_mounts).await?;
-            let tokens = TokenStore::open(View::new(self.barrier.clone(), "sys/token/").shared()).await?;
+            let tokens =
+                TokenStore::open(View::new(self.barrier.clone(), "sys/token/").shared()).await?;
             let display = if root_token_id.is_some() { "token" } else { "root" };
             tokens.create_root(root_token_id, display).await
         };
@@ -195,12 +200,11 @@ impl Core {
     /// Enters one key share (or resets the attempt). Unseals when the threshold is reached.
     pub async fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus> {
         let _guard = self.lifecycle.lock().await;
-        let config = self
-            .seal_config()
-            .await?
-            .ok_or_else(|| Error::invalid("Vault is not initialized"))?;
+        let config =
+            self.seal_config().await?.ok_or_else(|| Error::invalid("Vault is not initialized"))?;
         if reset {
-            let mut p = self.unseal_progress.lock().map_err(|_| Error::internal("lock poisoned"))?;
+            let mut p =
+                self.unseal_progress.lock().map_err(|_| Error::internal("lock poisoned"))?;
             *p = UnsealProgress::default();
         }
         let Some(key) = key.filter(|k| !k.is_empty()) else {
@@ -218,7 +222,8 @@ impl Core {
         }
         let share = decode_share(key)?;
         let ready = {
-            let mut p = self.unseal_progress.lock().map_err(|_| Error::internal("lock poisoned"))?;
+            let mut p =
+                self.unseal_progress.lock().map_err(|_| Error::internal("lock poisoned"))?;
             if p.shares.is_empty() {
                 p.nonce = new_uuid();
             }
@@ -242,10 +247,9 @@ impl Core {
                 raw.into_iter().for_each(|mut r| zeroize::Zeroize::zeroize(&mut r));
                 Zeroizing::new(combined?)
             };
-            self.barrier
-                .unseal(&unseal_key)
-                .await
-                .map_err(|_| Error::invalid("failed to unseal: the key shares do not form the unseal key"))?;
+            self.barrier.unseal(&unseal_key).await.map_err(|_| {
+                Error::invalid("failed to unseal: the key shares do not form the unseal key")
+            })?;
             if let Err(e) = self.activate().await {
                 self.barrier.seal();
                 return Err(e);
@@ -273,17 +277,24 @@ impl Core {
             None => return Err(Error::internal("cluster info missing")),
         };
         let table = self.load_mount_table().await?;
-        let tokens = TokenStore::open(View::new(self.barrier.clone(), "sys/token/").shared()).await?;
-        let policies =
-            crate::policy_store::PolicyStore::open(View::new(self.barrier.clone(), "sys/policy/").shared()).await?;
+        let tokens =
+            TokenStore::open(View::new(self.barrier.clone(), "sys/token/").shared()).await?;
+        let policies = crate::policy_store::PolicyStore::open(
+            View::new(self.barrier.clone(), "sys/policy/").shared(),
+        )
+        .await?;
         let audit = self.load_audit().await?;
-        let identity = crate::identity::IdentityStore::new(View::new(self.barrier.clone(), "sys/identity/").shared());
+        let identity = crate::identity::IdentityStore::new(
+            View::new(self.barrier.clone(), "sys/identity/").shared(),
+        );
         let active = Arc::new(Active {
             mounts: ArcSwap::from_pointee(table),
             tokens,
             policies,
             identity,
-            leases: crate::leases::LeaseStore::new(View::new(self.barrier.clone(), "sys/expire/").shared()),
+            leases: crate::leases::LeaseStore::new(
+                View::new(self.barrier.clone(), "sys/expire/").shared(),
+            ),
             audit,
             cluster_name: cluster.name,
             cluster_id: cluster.id,

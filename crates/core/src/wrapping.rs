@@ -30,7 +30,13 @@ pub(crate) fn cubbyhole(barrier: SharedStorage, token_id: &str) -> SharedStorage
 
 impl Core {
     /// Wraps `response` in a new single-use token living `ttl` seconds.
-    pub(crate) async fn wrap(&self, active: &Active, response: &Response, ttl: i64, path: &str) -> Result<Response> {
+    pub(crate) async fn wrap(
+        &self,
+        active: &Active,
+        response: &Response,
+        ttl: i64,
+        path: &str,
+    ) -> Result<Response> {
         let now = unix_now();
         let entry = TokenEntry {
             accessor: random_base62(24),
@@ -56,19 +62,29 @@ impl Core {
         };
         let bytes = serde_json::to_vec(&wrapped).map_err(|e| Error::internal(e.to_string()))?;
         active.tokens.insert(&token, &entry).await?;
-        cubbyhole(self.barrier.clone(), &active.tokens.hash(&token)).put("response", &bytes).await?;
+        cubbyhole(self.barrier.clone(), &active.tokens.hash(&token))
+            .put("response", &bytes)
+            .await?;
         let info = WrapInfo {
             token: coffer_types::SecretString::new(token),
             accessor: entry.accessor,
             ttl,
             creation_time: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
             creation_path: path.to_string(),
-            wrapped_accessor: response.auth.as_ref().map(|a| a.accessor.clone()).unwrap_or_default(),
+            wrapped_accessor: response
+                .auth
+                .as_ref()
+                .map(|a| a.accessor.clone())
+                .unwrap_or_default(),
         };
         Ok(Response { wrap_info: Some(info), ..Response::default() })
     }
 
-    async fn wrapping_entry(&self, active: &Active, token: &str) -> Result<(String, Arc<TokenEntry>)> {
+    async fn wrapping_entry(
+        &self,
+        active: &Active,
+        token: &str,
+    ) -> Result<(String, Arc<TokenEntry>)> {
         let invalid = || Error::invalid("wrapping token is not valid or does not exist");
         let hash = active.tokens.hash(token);
         let entry = active.tokens.lookup_hash(&hash).await?.ok_or_else(invalid)?;
@@ -83,24 +99,35 @@ impl Core {
         let active = self.active()?;
         let (hash, _) = self.wrapping_entry(&active, token).await?;
         let store = cubbyhole(self.barrier.clone(), &hash);
-        let bytes = store.get("response").await?.ok_or_else(|| Error::invalid("wrapping token is not valid or does not exist"))?;
+        let bytes = store
+            .get("response")
+            .await?
+            .ok_or_else(|| Error::invalid("wrapping token is not valid or does not exist"))?;
         let revoked = active.tokens.revoke_tree(&hash).await?;
         self.after_token_revocation(&active, &revoked).await?;
-        let wrapped: Wrapped = serde_json::from_slice(&bytes).map_err(|e| Error::internal(format!("corrupt wrapped response: {e}")))?;
+        let wrapped: Wrapped = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::internal(format!("corrupt wrapped response: {e}")))?;
         let leased = !wrapped.lease_id.is_empty() || wrapped.lease_duration > 0;
         let lease = leased.then_some(LeaseInfo {
             lease_id: wrapped.lease_id,
             renewable: wrapped.renewable,
             lease_duration: wrapped.lease_duration,
         });
-        Ok(Response { data: wrapped.data, warnings: wrapped.warnings, auth: wrapped.auth, lease, ..Response::default() })
+        Ok(Response {
+            data: wrapped.data,
+            warnings: wrapped.warnings,
+            auth: wrapped.auth,
+            lease,
+            ..Response::default()
+        })
     }
 
     /// `sys/wrapping/lookup`: what a wrapping token wraps, without using it.
     pub(crate) async fn wrap_lookup(&self, token: &str) -> Result<serde_json::Value> {
         let active = self.active()?;
         let (_, entry) = self.wrapping_entry(&active, token).await?;
-        let created = std::time::UNIX_EPOCH + std::time::Duration::from_secs(entry.creation_time.max(0) as u64);
+        let created = std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(entry.creation_time.max(0) as u64);
         Ok(serde_json::json!({
             "creation_path": entry.path,
             "creation_time": humantime::format_rfc3339(created).to_string(),
@@ -110,7 +137,11 @@ impl Core {
 
     /// What follows a token revocation: the leases of the revoked tokens are revoked and
     /// their cubbyholes deleted.
-    pub(crate) async fn after_token_revocation(&self, active: &Active, token_ids: &[String]) -> Result<()> {
+    pub(crate) async fn after_token_revocation(
+        &self,
+        active: &Active,
+        token_ids: &[String],
+    ) -> Result<()> {
         if token_ids.is_empty() {
             return Ok(());
         }

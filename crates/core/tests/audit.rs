@@ -10,13 +10,22 @@ use coffer_types::{Error, Operation, Request, Response};
 use serde_json::{Value, json};
 
 async fn dev() -> Arc<Core> {
-    let core = Core::new(Arc::new(MemoryStorage::new()), Registry::new(), CoreConfig { storage_type: "inmem".into() });
+    let core = Core::new(
+        Arc::new(MemoryStorage::new()),
+        Registry::new(),
+        CoreConfig { storage_type: "inmem".into() },
+    );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core
 }
 
 async fn call(core: &Core, op: Operation, path: &str, data: Value) -> Result<Response, Error> {
-    core.handle(Request::new(op, path).with_token("root").with_data(data.as_object().cloned().unwrap_or_default())).await
+    core.handle(
+        Request::new(op, path)
+            .with_token("root")
+            .with_data(data.as_object().cloned().unwrap_or_default()),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -24,23 +33,51 @@ async fn requests_are_recorded_with_secrets_hashed() {
     let core = dev().await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.log");
-    call(&core, Operation::Update, "sys/audit/file", json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}})).await.unwrap();
+    call(
+        &core,
+        Operation::Update,
+        "sys/audit/file",
+        json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}}),
+    )
+    .await
+    .unwrap();
     let list = call(&core, Operation::Read, "sys/audit", json!({})).await.unwrap();
     assert_eq!(list.data.unwrap()["file/"]["type"], "file");
 
-    call(&core, Operation::Update, "auth/token/roles/canary", json!({"path_suffix": "super-secret-value"})).await.unwrap();
+    call(
+        &core,
+        Operation::Update,
+        "auth/token/roles/canary",
+        json!({"path_suffix": "super-secret-value"}),
+    )
+    .await
+    .unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains("super-secret-value"), "a request value reached the audit log in clear");
-    assert!(!text.contains("\"client_token\":\"root\""), "the token reached the audit log in clear");
+    assert!(
+        !text.contains("\"client_token\":\"root\""),
+        "the token reached the audit log in clear"
+    );
     assert!(text.contains("\"client_token\":\"hmac-sha256:"), "{text}");
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let last_request = lines.iter().rev().find(|l| l["type"] == "request").unwrap();
     assert_eq!(last_request["request"]["path"], "auth/token/roles/canary");
     let hashed = last_request["request"]["data"]["path_suffix"].as_str().unwrap();
     assert!(hashed.starts_with("hmac-sha256:"));
-    let expected = call(&core, Operation::Update, "sys/audit-hash/file", json!({"input": "super-secret-value"})).await.unwrap();
+    let expected = call(
+        &core,
+        Operation::Update,
+        "sys/audit-hash/file",
+        json!({"input": "super-secret-value"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(expected.data.unwrap()["hash"], hashed);
-    assert!(lines.iter().any(|l| l["type"] == "response" && l["request"]["path"] == "auth/token/roles/canary"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "response" && l["request"]["path"] == "auth/token/roles/canary")
+    );
 
     // Denied requests are recorded too, with their error.
     let denied = core.handle(Request::new(Operation::Read, "sys/mounts").with_token("nope")).await;
@@ -52,7 +89,14 @@ async fn requests_are_recorded_with_secrets_hashed() {
 #[tokio::test]
 async fn an_audit_device_that_cannot_write_fails_closed() {
     let core = dev().await;
-    call(&core, Operation::Update, "sys/audit/full", json!({"type": "file", "options": {"file_path": "/dev/full"}})).await.unwrap();
+    call(
+        &core,
+        Operation::Update,
+        "sys/audit/full",
+        json!({"type": "file", "options": {"file_path": "/dev/full"}}),
+    )
+    .await
+    .unwrap();
     let write = call(&core, Operation::Update, "auth/token/roles/never", json!({})).await;
     assert!(matches!(write, Err(Error::Internal(_))), "{write:?}");
     // Every request fails while no device can record it, disabling the device included; the
@@ -65,16 +109,23 @@ async fn an_audit_device_that_cannot_write_fails_closed() {
 
 #[tokio::test]
 async fn devices_survive_a_seal_and_unseal() {
-    let core = Core::new(Arc::new(MemoryStorage::new()), Registry::new(), CoreConfig { storage_type: "inmem".into() });
+    let core = Core::new(
+        Arc::new(MemoryStorage::new()),
+        Registry::new(),
+        CoreConfig { storage_type: "inmem".into() },
+    );
     let init = core.init(1, 1).await.unwrap();
     let key = hex::encode(init.keys[0].as_slice());
     core.unseal(Some(&key), false).await.unwrap();
     let token = init.root_token.expose().to_string();
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("a.log");
-    let enable = Request::new(Operation::Update, "sys/audit/file")
-        .with_token(&token)
-        .with_data(json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}}).as_object().cloned().unwrap());
+    let enable = Request::new(Operation::Update, "sys/audit/file").with_token(&token).with_data(
+        json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    );
     core.handle(enable).await.unwrap();
     core.seal().await.unwrap();
     core.unseal(Some(&key), false).await.unwrap();

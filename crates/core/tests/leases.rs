@@ -50,18 +50,37 @@ async fn revoke(s: Arc<Fake>, _req: SecretRequest) -> Result<()> {
 }
 
 fn factory(_c: BackendConfig) -> Result<Arc<dyn Backend>> {
-    Ok(Arc::new(Router::new(fake_state()).path(Path::new("creds").read(creds).write(creds)).secret(renew, revoke)))
+    Ok(Arc::new(
+        Router::new(fake_state())
+            .path(Path::new("creds").read(creds).write(creds))
+            .secret(renew, revoke),
+    ))
 }
 
 async fn setup() -> Arc<Core> {
-    let core = Core::new(Arc::new(MemoryStorage::new()), Registry::new().secrets("fake", factory), CoreConfig { storage_type: "inmem".into() });
+    let core = Core::new(
+        Arc::new(MemoryStorage::new()),
+        Registry::new().secrets("fake", factory),
+        CoreConfig { storage_type: "inmem".into() },
+    );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("db/", "fake", "", ""), false).await.unwrap();
     core
 }
 
-async fn call(core: &Core, token: &str, op: Operation, path: &str, data: Value) -> Result<Response> {
-    core.handle(Request::new(op, path).with_token(token).with_data(data.as_object().cloned().unwrap_or_default())).await
+async fn call(
+    core: &Core,
+    token: &str,
+    op: Operation,
+    path: &str,
+    data: Value,
+) -> Result<Response> {
+    core.handle(
+        Request::new(op, path)
+            .with_token(token)
+            .with_data(data.as_object().cloned().unwrap_or_default()),
+    )
+    .await
 }
 
 // One test drives the whole life cycle: the fake's counters are shared.
@@ -74,35 +93,93 @@ async fn lease_life_cycle() {
     let lease = r.lease.unwrap();
     assert!(lease.lease_id.starts_with("db/creds/"));
     assert_eq!((lease.renewable, lease.lease_duration), (true, 60));
-    let found = call(&core, "root", Operation::Update, "sys/leases/lookup", json!({"lease_id": lease.lease_id})).await.unwrap();
+    let found = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/lookup",
+        json!({"lease_id": lease.lease_id}),
+    )
+    .await
+    .unwrap();
     let data = found.data.unwrap();
     assert_eq!(data["id"], lease.lease_id.as_str());
     assert_eq!(data["path"], "db/creds/");
-    let keys = call(&core, "root", Operation::List, "sys/leases/lookup/db/creds/", json!({})).await.unwrap();
+    let keys = call(&core, "root", Operation::List, "sys/leases/lookup/db/creds/", json!({}))
+        .await
+        .unwrap();
     assert_eq!(keys.data.unwrap()["keys"].as_array().unwrap().len(), 1);
 
-    let renewed = call(&core, "root", Operation::Update, "sys/leases/renew", json!({"lease_id": lease.lease_id, "increment": 90})).await.unwrap();
+    let renewed = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/renew",
+        json!({"lease_id": lease.lease_id, "increment": 90}),
+    )
+    .await
+    .unwrap();
     assert_eq!(renewed.lease.unwrap().lease_duration, 90);
     assert_eq!(fake.renewed.load(Ordering::SeqCst), 1);
-    let capped = call(&core, "root", Operation::Update, "sys/leases/renew", json!({"lease_id": lease.lease_id, "increment": 1000})).await.unwrap();
+    let capped = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/renew",
+        json!({"lease_id": lease.lease_id, "increment": 1000}),
+    )
+    .await
+    .unwrap();
     assert!(capped.lease.unwrap().lease_duration <= 120);
     assert!(!capped.warnings.is_empty());
 
-    call(&core, "root", Operation::Update, "sys/leases/revoke", json!({"lease_id": lease.lease_id})).await.unwrap();
+    call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/revoke",
+        json!({"lease_id": lease.lease_id}),
+    )
+    .await
+    .unwrap();
     assert_eq!(fake.revoked.load(Ordering::SeqCst), 1);
-    let gone = call(&core, "root", Operation::Update, "sys/leases/lookup", json!({"lease_id": lease.lease_id})).await;
+    let gone = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/lookup",
+        json!({"lease_id": lease.lease_id}),
+    )
+    .await;
     assert_eq!(gone.unwrap_err(), Error::invalid("invalid lease"));
-    let unknown = call(&core, "root", Operation::Update, "sys/leases/renew", json!({"lease_id": "db/creds/nope"})).await;
+    let unknown = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/renew",
+        json!({"lease_id": "db/creds/nope"}),
+    )
+    .await;
     assert_eq!(unknown.unwrap_err(), Error::invalid("lease not found"));
 
     // Revoking a token revokes the leases it created (and its children's).
-    let parent = call(&core, "root", Operation::Update, "auth/token/create", json!({})).await.unwrap().auth.unwrap();
+    let parent = call(&core, "root", Operation::Update, "auth/token/create", json!({}))
+        .await
+        .unwrap()
+        .auth
+        .unwrap();
     let parent = parent.client_token.expose().to_string();
-    let child = call(&core, &parent, Operation::Update, "auth/token/create", json!({})).await.unwrap().auth.unwrap();
+    let child = call(&core, &parent, Operation::Update, "auth/token/create", json!({}))
+        .await
+        .unwrap()
+        .auth
+        .unwrap();
     let child = child.client_token.expose().to_string();
     call(&core, &child, Operation::Read, "db/creds", json!({})).await.unwrap();
     call(&core, &parent, Operation::Read, "db/creds", json!({})).await.unwrap();
-    call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": parent})).await.unwrap();
+    call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": parent}))
+        .await
+        .unwrap();
     assert_eq!(fake.revoked.load(Ordering::SeqCst), 3, "both leases revoked with the token tree");
 
     // Expiry revokes by itself.
@@ -112,20 +189,55 @@ async fn lease_life_cycle() {
 
     // A failing engine: the lease stays with its error, then force-revoke drops it.
     fake.fail.store(true, Ordering::SeqCst);
-    let stuck = call(&core, "root", Operation::Read, "db/creds", json!({})).await.unwrap().lease.unwrap();
-    let err = call(&core, "root", Operation::Update, "sys/leases/revoke", json!({"lease_id": stuck.lease_id})).await;
+    let stuck =
+        call(&core, "root", Operation::Read, "db/creds", json!({})).await.unwrap().lease.unwrap();
+    let err = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/revoke",
+        json!({"lease_id": stuck.lease_id}),
+    )
+    .await;
     assert!(err.is_err());
-    let still = call(&core, "root", Operation::Update, "sys/leases/lookup", json!({"lease_id": stuck.lease_id})).await.unwrap();
+    let still = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/lookup",
+        json!({"lease_id": stuck.lease_id}),
+    )
+    .await
+    .unwrap();
     let data = still.data.unwrap();
     assert_eq!(data["revoke_attempts"], 1);
     assert!(data["last_revoke_error"].as_str().unwrap().contains("database unreachable"));
     call(&core, "root", Operation::Update, "sys/leases/revoke-force/db", json!({})).await.unwrap();
-    assert!(call(&core, "root", Operation::Update, "sys/leases/lookup", json!({"lease_id": stuck.lease_id})).await.is_err());
+    assert!(
+        call(
+            &core,
+            "root",
+            Operation::Update,
+            "sys/leases/lookup",
+            json!({"lease_id": stuck.lease_id})
+        )
+        .await
+        .is_err()
+    );
     fake.fail.store(false, Ordering::SeqCst);
 
     // sync:false answers 202 and revokes in the background.
-    let async_lease = call(&core, "root", Operation::Read, "db/creds", json!({})).await.unwrap().lease.unwrap();
-    let r = call(&core, "root", Operation::Update, "sys/leases/revoke", json!({"lease_id": async_lease.lease_id, "sync": false})).await.unwrap();
+    let async_lease =
+        call(&core, "root", Operation::Read, "db/creds", json!({})).await.unwrap().lease.unwrap();
+    let r = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/revoke",
+        json!({"lease_id": async_lease.lease_id, "sync": false}),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, Some(202));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(fake.revoked.load(Ordering::SeqCst), 5);

@@ -9,7 +9,11 @@ use coffer_types::{Error, Operation, Request};
 use serde_json::json;
 
 fn core() -> Arc<Core> {
-    Core::new(Arc::new(MemoryStorage::new()), Registry::new(), CoreConfig { storage_type: "inmem".into() })
+    Core::new(
+        Arc::new(MemoryStorage::new()),
+        Registry::new(),
+        CoreConfig { storage_type: "inmem".into() },
+    )
 }
 
 fn hex_keys(result: &coffer_core::InitResult) -> Vec<String> {
@@ -87,6 +91,9 @@ async fn requests_need_a_valid_token_and_mounts_persist() {
     assert_eq!(err, Error::invalid("plugin not found in the catalog: nosuchengine"));
     let reserved = MountEntry::new("sys/", "kv", "", "");
     assert!(core.enable_mount(reserved, false).await.is_err());
-    let mounts = core.handle(Request::new(Operation::Read, "sys/mounts").with_token("dev-root")).await.unwrap();
+    let mounts = core
+        .handle(Request::new(Operation::Read, "sys/mounts").with_token("dev-root"))
+        .await
+        .unwrap();
     assert!(mounts.data.unwrap().contains_key("sys/"));
 }

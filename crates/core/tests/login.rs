@@ -28,14 +28,21 @@ async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
 }
 
 async fn login_bound(_s: Arc<()>, _req: Req) -> Result<Option<Response>> {
-    let login = Login { policies: vec!["app".into()], bound_cidrs: vec!["10.0.0.0/8".into()], ..Login::default() };
+    let login = Login {
+        policies: vec!["app".into()],
+        bound_cidrs: vec!["10.0.0.0/8".into()],
+        ..Login::default()
+    };
     Ok(Some(Response { login: Some(login), ..Response::default() }))
 }
 
 fn fake(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
     Ok(Arc::new(
         Router::new(Arc::new(()))
-            .special_paths(SpecialPaths { unauthenticated: vec!["login".into(), "login-bound".into()], sudo: vec![] })
+            .special_paths(SpecialPaths {
+                unauthenticated: vec!["login".into(), "login-bound".into()],
+                sudo: vec![],
+            })
             .path(Path::new("login").write(login))
             .path(Path::new("login-bound").write(login_bound)),
     ))
@@ -44,11 +51,16 @@ fn fake(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
 #[tokio::test]
 async fn login_issues_an_orphan_token() {
     let registry = Registry::new().auth("fake", fake);
-    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig { storage_type: "inmem".into() });
+    let core = Core::new(
+        Arc::new(MemoryStorage::new()),
+        registry,
+        CoreConfig { storage_type: "inmem".into() },
+    );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
 
-    let bad = Request::new(Operation::Update, "auth/fake/login").with_data(json!({"password": "wrong"}).as_object().cloned().unwrap());
+    let bad = Request::new(Operation::Update, "auth/fake/login")
+        .with_data(json!({"password": "wrong"}).as_object().cloned().unwrap());
     assert!(core.handle(bad).await.is_err());
     // A stale token on a login path is ignored.
     let req = Request::new(Operation::Update, "auth/fake/login")
@@ -61,26 +73,42 @@ async fn login_issues_an_orphan_token() {
     assert_eq!(auth.metadata.unwrap()["user"], "alice");
 
     let token = auth.client_token.expose().to_string();
-    let me = core.handle(Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token)).await.unwrap();
+    let me = core
+        .handle(Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token))
+        .await
+        .unwrap();
     let data = me.data.unwrap();
     assert_eq!(data["path"], "auth/fake/login");
     assert_eq!(data["display_name"], "fake-alice");
     let renewed = core
-        .handle(Request::new(Operation::Update, "auth/token/renew-self").with_token(&token).with_data(json!({"increment": "1h"}).as_object().cloned().unwrap()))
+        .handle(
+            Request::new(Operation::Update, "auth/token/renew-self")
+                .with_token(&token)
+                .with_data(json!({"increment": "1h"}).as_object().cloned().unwrap()),
+        )
         .await
         .unwrap();
-    assert!(renewed.auth.unwrap().lease_duration <= 1200, "renewal stays within the login's max_ttl");
+    assert!(
+        renewed.auth.unwrap().lease_duration <= 1200,
+        "renewal stays within the login's max_ttl"
+    );
 
     // Disabling the auth mount revokes the tokens its logins issued.
     core.disable_mount("auth/fake/").await.unwrap();
-    let gone = core.handle(Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token)).await;
+    let gone = core
+        .handle(Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token))
+        .await;
     assert_eq!(gone.unwrap_err(), Error::PermissionDenied);
 }
 
 #[tokio::test]
 async fn logins_get_an_entity_and_templated_policies_render_for_it() {
     let registry = Registry::new().auth("fake", fake);
-    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig { storage_type: "inmem".into() });
+    let core = Core::new(
+        Arc::new(MemoryStorage::new()),
+        registry,
+        CoreConfig { storage_type: "inmem".into() },
+    );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
     let accessor = core.mount_table().unwrap().get("auth/fake/").unwrap().entry.accessor.clone();
@@ -93,7 +121,8 @@ async fn logins_get_an_entity_and_templated_policies_render_for_it() {
     core.handle(write).await.unwrap();
 
     let login_once = || async {
-        let req = Request::new(Operation::Update, "auth/fake/login").with_data(json!({"password": "right"}).as_object().cloned().unwrap());
+        let req = Request::new(Operation::Update, "auth/fake/login")
+            .with_data(json!({"password": "right"}).as_object().cloned().unwrap());
         core.handle(req).await.unwrap().auth.unwrap()
     };
     let first = login_once().await;
@@ -108,23 +137,37 @@ async fn logins_get_an_entity_and_templated_policies_render_for_it() {
     let foreign = Request::new(Operation::Update, "auth/token/roles/bob").with_token(&token);
     assert_eq!(core.handle(foreign).await.unwrap_err(), Error::PermissionDenied);
     let entity = core
-        .handle(Request::new(Operation::Read, format!("identity/entity/id/{}", first.entity_id)).with_token(&token))
+        .handle(
+            Request::new(Operation::Read, format!("identity/entity/id/{}", first.entity_id))
+                .with_token(&token),
+        )
         .await
         .expect("the default policy lets a token read its own entity");
     let data = entity.data.unwrap();
     assert_eq!(data["aliases"][0]["name"], "alice");
     assert_eq!(data["aliases"][0]["mount_accessor"], accessor.as_str());
-    let other = core.handle(Request::new(Operation::Read, "identity/entity/id/someone-else").with_token(&token)).await;
+    let other = core
+        .handle(Request::new(Operation::Read, "identity/entity/id/someone-else").with_token(&token))
+        .await;
     assert_eq!(other.unwrap_err(), Error::PermissionDenied);
 }
 
 #[tokio::test]
 async fn tokens_bound_to_cidrs_only_work_from_there() {
     let registry = Registry::new().auth("fake", fake);
-    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig { storage_type: "inmem".into() });
+    let core = Core::new(
+        Arc::new(MemoryStorage::new()),
+        registry,
+        CoreConfig { storage_type: "inmem".into() },
+    );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
-    let auth = core.handle(Request::new(Operation::Update, "auth/fake/login-bound")).await.unwrap().auth.unwrap();
+    let auth = core
+        .handle(Request::new(Operation::Update, "auth/fake/login-bound"))
+        .await
+        .unwrap()
+        .auth
+        .unwrap();
     let token = auth.client_token.expose().to_string();
     let mut inside = Request::new(Operation::Read, "auth/token/lookup-self").with_token(&token);
     inside.remote_addr = Some("10.1.2.3:5000".parse().unwrap());

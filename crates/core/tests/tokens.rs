@@ -10,12 +10,22 @@ use coffer_types::{Error, Operation, Request, Response};
 use serde_json::{Value, json};
 
 async fn dev() -> Arc<Core> {
-    let core = Core::new(Arc::new(MemoryStorage::new()), Registry::new(), CoreConfig { storage_type: "inmem".into() });
+    let core = Core::new(
+        Arc::new(MemoryStorage::new()),
+        Registry::new(),
+        CoreConfig { storage_type: "inmem".into() },
+    );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core
 }
 
-async fn call(core: &Core, token: &str, op: Operation, path: &str, data: Value) -> Result<Response, Error> {
+async fn call(
+    core: &Core,
+    token: &str,
+    op: Operation,
+    path: &str,
+    data: Value,
+) -> Result<Response, Error> {
     let data = data.as_object().cloned().unwrap_or_default();
     core.handle(Request::new(op, path).with_token(token).with_data(data)).await
 }
@@ -26,14 +36,20 @@ async fn create(core: &Core, token: &str, data: Value) -> (String, Response) {
 }
 
 async fn lookup(core: &Core, token: &str) -> Result<Value, Error> {
-    let r = call(core, "root", Operation::Update, "auth/token/lookup", json!({ "token": token })).await?;
+    let r = call(core, "root", Operation::Update, "auth/token/lookup", json!({ "token": token }))
+        .await?;
     Ok(Value::Object(r.data.unwrap()))
 }
 
 #[tokio::test]
 async fn create_lookup_and_defaults() {
     let core = dev().await;
-    let (child, r) = create(&core, "root", json!({"policies": ["App", "app"], "ttl": "1h", "meta": {"team": "a"}})).await;
+    let (child, r) = create(
+        &core,
+        "root",
+        json!({"policies": ["App", "app"], "ttl": "1h", "meta": {"team": "a"}}),
+    )
+    .await;
     let auth = r.auth.unwrap();
     assert!(child.starts_with("s.") && child.len() == 26);
     assert_eq!(auth.policies, vec!["app", "default"]);
@@ -60,9 +76,12 @@ async fn revoking_a_parent_revokes_children_unless_orphaned() {
     let core = dev().await;
     let (parent, _) = create(&core, "root", json!({"policies": ["p"]})).await;
     let (child, _) = create(&core, "root", json!({"policies": ["p"]})).await;
-    let (grandchild, _) = create(&core, "root", json!({"policies": ["p"], "no_parent": true})).await;
+    let (grandchild, _) =
+        create(&core, "root", json!({"policies": ["p"], "no_parent": true})).await;
     assert_eq!(lookup(&core, &grandchild).await.unwrap()["orphan"], true);
-    call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": parent})).await.unwrap();
+    call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": parent}))
+        .await
+        .unwrap();
     assert!(lookup(&core, &parent).await.is_err());
     assert!(lookup(&core, &child).await.is_ok());
 
@@ -70,48 +89,117 @@ async fn revoking_a_parent_revokes_children_unless_orphaned() {
     let (mid, _) = create(&core, "root", json!({})).await;
     let (leaf, _) = create(&core, &mid, json!({"policies": ["q"]})).await;
     assert_eq!(lookup(&core, &leaf).await.unwrap()["orphan"], false);
-    call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": mid})).await.unwrap();
+    call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": mid}))
+        .await
+        .unwrap();
     assert!(lookup(&core, &leaf).await.is_err(), "child revoked with its parent");
 
     let (mid, _) = create(&core, "root", json!({})).await;
     let (leaf, _) = create(&core, &mid, json!({"policies": ["q"]})).await;
-    call(&core, "root", Operation::Update, "auth/token/revoke-orphan", json!({"token": mid})).await.unwrap();
+    call(&core, "root", Operation::Update, "auth/token/revoke-orphan", json!({"token": mid}))
+        .await
+        .unwrap();
     assert!(lookup(&core, &mid).await.is_err());
     assert_eq!(lookup(&core, &leaf).await.unwrap()["orphan"], true);
     // Unknown tokens revoke fine.
-    assert!(call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": "s.x"})).await.is_ok());
+    assert!(
+        call(&core, "root", Operation::Update, "auth/token/revoke", json!({"token": "s.x"}))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn renew_accessors_and_roles() {
     let core = dev().await;
-    let (t, r) = create(&core, "root", json!({"policies": ["a"], "ttl": "10m", "explicit_max_ttl": "1h"})).await;
+    let (t, r) =
+        create(&core, "root", json!({"policies": ["a"], "ttl": "10m", "explicit_max_ttl": "1h"}))
+            .await;
     let accessor = r.auth.unwrap().accessor;
-    let renewed = call(&core, "root", Operation::Update, "auth/token/renew", json!({"token": t, "increment": "30m"})).await.unwrap();
+    let renewed = call(
+        &core,
+        "root",
+        Operation::Update,
+        "auth/token/renew",
+        json!({"token": t, "increment": "30m"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(renewed.auth.unwrap().lease_duration, 1800);
-    let capped = call(&core, "root", Operation::Update, "auth/token/renew", json!({"token": t, "increment": "5h"})).await.unwrap();
+    let capped = call(
+        &core,
+        "root",
+        Operation::Update,
+        "auth/token/renew",
+        json!({"token": t, "increment": "5h"}),
+    )
+    .await
+    .unwrap();
     assert!(capped.auth.unwrap().lease_duration <= 3600);
     assert!(!capped.warnings.is_empty());
-    let by_accessor = call(&core, "root", Operation::Update, "auth/token/lookup-accessor", json!({"accessor": accessor})).await.unwrap();
+    let by_accessor = call(
+        &core,
+        "root",
+        Operation::Update,
+        "auth/token/lookup-accessor",
+        json!({"accessor": accessor}),
+    )
+    .await
+    .unwrap();
     assert_eq!(by_accessor.data.unwrap()["id"], "");
-    let root_renew = call(&core, "root", Operation::Update, "auth/token/renew-self", json!({})).await.unwrap_err();
+    let root_renew = call(&core, "root", Operation::Update, "auth/token/renew-self", json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(root_renew, Error::invalid("lease is not renewable"));
-    let list = call(&core, "root", Operation::List, "auth/token/accessors/", json!({})).await.unwrap();
+    let list =
+        call(&core, "root", Operation::List, "auth/token/accessors/", json!({})).await.unwrap();
     assert!(list.data.unwrap()["keys"].as_array().unwrap().contains(&json!(accessor)));
-    let gone = call(&core, "root", Operation::Update, "auth/token/revoke-accessor", json!({"accessor": accessor})).await.unwrap();
+    let gone = call(
+        &core,
+        "root",
+        Operation::Update,
+        "auth/token/revoke-accessor",
+        json!({"accessor": accessor}),
+    )
+    .await
+    .unwrap();
     assert!(gone.is_empty());
-    let again = call(&core, "root", Operation::Update, "auth/token/revoke-accessor", json!({"accessor": accessor})).await.unwrap();
+    let again = call(
+        &core,
+        "root",
+        Operation::Update,
+        "auth/token/revoke-accessor",
+        json!({"accessor": accessor}),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.warnings, vec!["No token found with this accessor"]);
 
-    call(&core, "root", Operation::Update, "auth/token/roles/web", json!({"allowed_policies": "web,base", "token_period": "1h"})).await.unwrap();
-    let role = call(&core, "root", Operation::Read, "auth/token/roles/web", json!({})).await.unwrap();
+    call(
+        &core,
+        "root",
+        Operation::Update,
+        "auth/token/roles/web",
+        json!({"allowed_policies": "web,base", "token_period": "1h"}),
+    )
+    .await
+    .unwrap();
+    let role =
+        call(&core, "root", Operation::Read, "auth/token/roles/web", json!({})).await.unwrap();
     assert_eq!(role.data.unwrap()["allowed_policies"], json!(["base", "web"]));
     let (rt, r) = create_on(&core, "auth/token/create/web", json!({})).await;
     let auth = r.auth.unwrap();
     assert_eq!(auth.policies, vec!["base", "default", "web"]);
     assert_eq!(auth.lease_duration, 3600);
     assert_eq!(lookup(&core, &rt).await.unwrap()["path"], "auth/token/create/web");
-    let refused = call(&core, "root", Operation::Update, "auth/token/create/web", json!({"policies": ["admin"]})).await;
+    let refused = call(
+        &core,
+        "root",
+        Operation::Update,
+        "auth/token/create/web",
+        json!({"policies": ["admin"]}),
+    )
+    .await;
     assert!(refused.is_err());
 }
 
@@ -127,12 +215,20 @@ async fn uses_and_expiry() {
     assert!(call(&core, &t, Operation::Read, "sys/mounts", json!({})).await.is_ok());
     assert_eq!(lookup(&core, &t).await.unwrap()["num_uses"], 1);
     assert!(call(&core, &t, Operation::Read, "sys/mounts", json!({})).await.is_ok());
-    assert_eq!(call(&core, &t, Operation::Read, "sys/mounts", json!({})).await.unwrap_err(), Error::PermissionDenied);
+    assert_eq!(
+        call(&core, &t, Operation::Read, "sys/mounts", json!({})).await.unwrap_err(),
+        Error::PermissionDenied
+    );
 
     let (short, _) = create(&core, "root", json!({"ttl": "1s", "policies": ["x"]})).await;
     assert!(lookup(&core, &short).await.is_ok());
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert!(lookup(&core, &short).await.is_err(), "expired tokens stop working at once");
-    let list = call(&core, "root", Operation::List, "auth/token/accessors/", json!({})).await.unwrap();
-    assert_eq!(list.data.unwrap()["keys"].as_array().unwrap().len(), 1, "only root is left after cleanup");
+    let list =
+        call(&core, "root", Operation::List, "auth/token/accessors/", json!({})).await.unwrap();
+    assert_eq!(
+        list.data.unwrap()["keys"].as_array().unwrap().len(),
+        1,
+        "only root is left after cleanup"
+    );
 }

@@ -99,7 +99,10 @@ mod tests {
         assert!(Pattern::new("roles/{name}").matches("roles/a/b").is_none());
         assert_eq!(capture("data/{path*}", "data/a/b", "path").as_deref(), Some("a/b"));
         assert_eq!(capture("metadata/{path*}", "metadata/", "path").as_deref(), Some(""));
-        assert_eq!(capture("mounts/{path*}/tune", "mounts/a/b/tune", "path").as_deref(), Some("a/b"));
+        assert_eq!(
+            capture("mounts/{path*}/tune", "mounts/a/b/tune", "path").as_deref(),
+            Some("a/b")
+        );
         assert!(Pattern::new("mounts/{path*}/tune").matches("mounts/a/b").is_none());
     }
 }

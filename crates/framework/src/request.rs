@@ -178,13 +178,8 @@ impl Req {
 
     /// Names the caller sent that the route does not declare, sorted.
     pub(crate) fn unknown_fields(&self) -> Vec<String> {
-        let mut unknown: Vec<String> = self
-            .inner
-            .data
-            .keys()
-            .filter(|k| self.field(k).is_none())
-            .cloned()
-            .collect();
+        let mut unknown: Vec<String> =
+            self.inner.data.keys().filter(|k| self.field(k).is_none()).cloned().collect();
         unknown.sort();
         unknown
     }

@@ -30,7 +30,8 @@ where
 }
 
 type ExistenceFn<S> = Arc<dyn Fn(Arc<S>, Req) -> BoxFuture<Result<bool>> + Send + Sync>;
-type RenewFn<S> = Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<SecretLease>> + Send + Sync>;
+type RenewFn<S> =
+    Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<SecretLease>> + Send + Sync>;
 type RevokeFn<S> = Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<()>> + Send + Sync>;
 
 /// One route: a pattern, its fields, and a handler per operation.
@@ -136,7 +137,13 @@ pub struct Router<S> {
 impl<S: Send + Sync + 'static> Router<S> {
     /// An empty router over `state`.
     pub fn new(state: Arc<S>) -> Self {
-        Router { state, paths: Vec::new(), special: SpecialPaths::default(), renew: None, revoke: None }
+        Router {
+            state,
+            paths: Vec::new(),
+            special: SpecialPaths::default(),
+            renew: None,
+            revoke: None,
+        }
     }
 
     /// Declares how this engine's leased secrets are renewed and revoked.
@@ -187,14 +194,13 @@ impl<S: Send + Sync + 'static> Backend for Router<S> {
             .map(|(_, h)| h.clone())
             .ok_or(Error::UnsupportedOperation)?;
         req.validate()?;
-        let is_write = matches!(operation, Operation::Create | Operation::Update | Operation::Patch);
+        let is_write =
+            matches!(operation, Operation::Create | Operation::Update | Operation::Patch);
         let unknown = if is_write && !path.open_fields { req.unknown_fields() } else { Vec::new() };
         let mut response = handler.call(self.state.clone(), req).await?;
         if !unknown.is_empty() {
-            let warning = format!(
-                "Endpoint ignored these unrecognized parameters: [{}]",
-                unknown.join(" ")
-            );
+            let warning =
+                format!("Endpoint ignored these unrecognized parameters: [{}]", unknown.join(" "));
             response.get_or_insert_with(Response::default).warnings.push(warning);
         }
         Ok(response)

@@ -42,7 +42,11 @@ impl App {
     }
 
     /// Serves one HTTP request.
-    pub async fn serve<B>(&self, request: http::Request<B>, remote: Option<SocketAddr>) -> HttpResponse
+    pub async fn serve<B>(
+        &self,
+        request: http::Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> HttpResponse
     where
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -51,7 +55,12 @@ impl App {
     }
 
     /// Serves one HTTP request that arrived on a TLS connection with these peer certificates.
-    pub async fn serve_tls<B>(&self, request: http::Request<B>, remote: Option<SocketAddr>, peer_certificates: Arc<Vec<Vec<u8>>>) -> HttpResponse
+    pub async fn serve_tls<B>(
+        &self,
+        request: http::Request<B>,
+        remote: Option<SocketAddr>,
+        peer_certificates: Arc<Vec<Vec<u8>>>,
+    ) -> HttpResponse
     where
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -110,7 +110,11 @@ impl Config {
         let storage_blocks: Vec<&Block> =
             body.blocks().filter(|b| b.identifier.as_str() == "storage").collect();
         let storage = match storage_blocks.as_slice() {
-            [] => return Err(bad("a storage block is required, e.g. storage \"embedded\" { path = \"/var/lib/coffer\" }")),
+            [] => {
+                return Err(bad(
+                    "a storage block is required, e.g. storage \"embedded\" { path = \"/var/lib/coffer\" }",
+                ));
+            }
             [one] => parse_storage(one)?,
             _ => return Err(bad("only one storage block is allowed")),
         };
@@ -194,7 +198,9 @@ fn parse_listener(block: &Block) -> Result<ListenerConfig, ServerError> {
     let tls_cert_file = string_attr(body, "tls_cert_file")?.map(PathBuf::from);
     let tls_key_file = string_attr(body, "tls_key_file")?.map(PathBuf::from);
     if !tls_disable && (tls_cert_file.is_none() || tls_key_file.is_none()) {
-        return Err(bad("listener \"tcp\" needs tls_cert_file and tls_key_file, or tls_disable = true"));
+        return Err(bad(
+            "listener \"tcp\" needs tls_cert_file and tls_key_file, or tls_disable = true",
+        ));
     }
     let max_request_size = match attr(body, "max_request_size") {
         None => crate::app::DEFAULT_MAX_REQUEST_SIZE,
@@ -236,7 +242,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(c.storage, StorageConfig::Embedded { path: "/tmp/x".into(), declared_as: "raft".into() });
+        assert_eq!(
+            c.storage,
+            StorageConfig::Embedded { path: "/tmp/x".into(), declared_as: "raft".into() }
+        );
         assert!(c.listeners[0].tls_disable);
         assert_eq!(c.listeners[0].address, "127.0.0.1:8300");
     }
@@ -249,7 +258,12 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("PostgreSQL"));
         assert!(Config::parse("listener \"tcp\" {}").is_err());
-        assert!(Config::parse("storage \"embedded\" {\n path = \"/x\"\n}\nlistener \"tcp\" {}").unwrap_err().to_string().contains("tls_cert_file"));
+        assert!(
+            Config::parse("storage \"embedded\" {\n path = \"/x\"\n}\nlistener \"tcp\" {}")
+                .unwrap_err()
+                .to_string()
+                .contains("tls_cert_file")
+        );
         assert!(Config::parse("storage {").is_err());
     }
 }

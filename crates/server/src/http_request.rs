@@ -36,10 +36,8 @@ pub(crate) fn parse_head(method: &Method, uri: &http::Uri, headers: &HeaderMap) 
         "LIST" => (Operation::List, false),
         "POST" | "PUT" => (Operation::Update, false),
         "PATCH" => {
-            let content_type = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let content_type =
+                headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !content_type.to_ascii_lowercase().starts_with("application/merge-patch+json") {
                 return Err(Error::UnsupportedMediaType);
             }
@@ -58,10 +56,11 @@ pub(crate) fn parse_head(method: &Method, uri: &http::Uri, headers: &HeaderMap) 
 }
 
 fn percent_decode(path: &str) -> Result<String> {
-    let bytes: Vec<u8> = form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default();
+    let bytes: Vec<u8> =
+        form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned().into_bytes())
+            .unwrap_or_default();
     String::from_utf8(bytes).map_err(|_| Error::invalid("path is not valid UTF-8"))
 }
 
@@ -107,9 +106,7 @@ pub(crate) fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Map> {
     match serde_json::from_slice::<Value>(content) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err(Error::invalid(
-            "failed to decode JSON input: the body must be a JSON object",
-        )),
+        Ok(_) => Err(Error::invalid("failed to decode JSON input: the body must be a JSON object")),
         Err(e) => Err(Error::invalid(format!("failed to decode JSON input: {e}"))),
     }
 }
@@ -127,11 +124,15 @@ pub(crate) fn token(headers: &HeaderMap) -> Option<SecretString> {
 /// `X-Vault-Wrap-TTL`: a Go duration (`2m0s`) or seconds.
 fn wrap_ttl(headers: &HeaderMap) -> Result<Option<i64>> {
     let Some(raw) = headers.get("x-vault-wrap-ttl") else { return Ok(None) };
-    let text = raw.to_str().map_err(|_| Error::invalid("error parsing X-Vault-Wrap-TTL header: not text"))?;
+    let text = raw
+        .to_str()
+        .map_err(|_| Error::invalid("error parsing X-Vault-Wrap-TTL header: not text"))?;
     match coffer_types::parse_duration_str(text) {
         Some(secs) if secs > 0 => Ok(Some(secs)),
         Some(0) => Ok(None),
-        _ => Err(Error::invalid(format!("error parsing X-Vault-Wrap-TTL header: invalid duration {text:?}"))),
+        _ => Err(Error::invalid(format!(
+            "error parsing X-Vault-Wrap-TTL header: invalid duration {text:?}"
+        ))),
     }
 }
 

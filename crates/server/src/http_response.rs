@@ -12,7 +12,8 @@ pub type HttpResponse = http::Response<Full<Bytes>>;
 
 fn base(status: u16, content_type: &str, body: Bytes) -> HttpResponse {
     let mut response = http::Response::new(Full::new(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     if let Ok(ct) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, ct);
@@ -55,7 +56,8 @@ pub fn render(response: Response, request_id: &str) -> HttpResponse {
         }
     }
     let lease = response.lease.unwrap_or_default();
-    let wrap_info = response.wrap_info.as_ref().map(|w| serde_json::to_value(w).unwrap_or(Value::Null));
+    let wrap_info =
+        response.wrap_info.as_ref().map(|w| serde_json::to_value(w).unwrap_or(Value::Null));
     let request_id = if wrap_info.is_some() { "" } else { request_id };
     body.insert("request_id".into(), json!(request_id));
     body.insert("lease_id".into(), json!(lease.lease_id));
@@ -63,7 +65,8 @@ pub fn render(response: Response, request_id: &str) -> HttpResponse {
     body.insert("lease_duration".into(), json!(lease.lease_duration));
     body.insert("data".into(), response.data.map(Value::Object).unwrap_or(Value::Null));
     body.insert("wrap_info".into(), wrap_info.unwrap_or(Value::Null));
-    let warnings = if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) };
+    let warnings =
+        if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) };
     body.insert("warnings".into(), warnings);
     let auth = response
         .auth

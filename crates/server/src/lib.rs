@@ -104,7 +104,8 @@ pub async fn run(options: ServerOptions) -> Result<(), ServerError> {
         }
     };
     let (storage, storage_type) = open_storage(&config.storage)?;
-    let core = Core::new(storage, registry(), CoreConfig { storage_type: storage_type.to_string() });
+    let core =
+        Core::new(storage, registry(), CoreConfig { storage_type: storage_type.to_string() });
     core.declare_audit_devices(config.audit.clone());
     let app = App::new(core.clone());
 
@@ -156,7 +157,8 @@ pub async fn run(options: ServerOptions) -> Result<(), ServerError> {
 fn spawn_reopen_on_sighup(core: Arc<Core>) {
     #[cfg(unix)]
     {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
             return;
         };
         tokio::spawn(async move {
@@ -172,7 +174,8 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         else {
             let _ = ctrl_c.await;
             return;

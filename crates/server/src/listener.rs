@@ -14,8 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::{App, ServerError};
 use crate::config::ListenerConfig;
+use crate::{App, ServerError};
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,7 +25,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds the rustls server configuration from PEM files.
-pub fn tls_config(cert_file: &std::path::Path, key_file: &std::path::Path) -> Result<Arc<ServerConfig>, ServerError> {
+pub fn tls_config(
+    cert_file: &std::path::Path,
+    key_file: &std::path::Path,
+) -> Result<Arc<ServerConfig>, ServerError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| ServerError::Config(format!("{what}: {e}"));
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .map_err(|e| bad(&format!("cannot read tls_cert_file {}", cert_file.display()), &e))?
@@ -34,8 +37,9 @@ pub fn tls_config(cert_file: &std::path::Path, key_file: &std::path::Path) -> Re
     if certs.is_empty() {
         return Err(ServerError::Config(format!("no certificate in {}", cert_file.display())));
     }
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| bad(&format!("cannot read a private key from tls_key_file {}", key_file.display()), &e))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
+        bad(&format!("cannot read a private key from tls_key_file {}", key_file.display()), &e)
+    })?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -62,7 +66,11 @@ impl Listener {
         } else {
             match (&config.tls_cert_file, &config.tls_key_file) {
                 (Some(c), Some(k)) => Some(TlsAcceptor::from(tls_config(c, k)?)),
-                _ => return Err(ServerError::Config("TLS needs tls_cert_file and tls_key_file".into())),
+                _ => {
+                    return Err(ServerError::Config(
+                        "TLS needs tls_cert_file and tls_key_file".into(),
+                    ));
+                }
             }
         };
         let tcp = TcpListener::bind(&config.address)

@@ -7,13 +7,12 @@ use crate::Error;
 
 /// Parses a duration parameter into whole seconds. `field` names the parameter in the error.
 pub fn parse_duration(field: &str, value: &Value) -> Result<i64, Error> {
-    let bad = || Error::invalid(format!("error converting input for field \"{field}\": invalid duration"));
+    let bad = || {
+        Error::invalid(format!("error converting input for field \"{field}\": invalid duration"))
+    };
     match value {
         Value::Null => Ok(0),
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .ok_or_else(bad),
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).ok_or_else(bad),
         Value::String(s) => parse_duration_str(s).ok_or_else(bad),
         _ => Err(bad()),
     }
@@ -35,17 +34,13 @@ pub fn parse_duration_str(input: &str) -> Option<i64> {
     };
     let mut total = 0f64;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             return None;
         }
         let number: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let scale = match unit {

@@ -61,12 +61,9 @@ pub fn coerce_bool(field: &str, value: &Value) -> Result<bool, Error> {
 pub fn coerce_string_list(field: &str, value: &Value) -> Result<Vec<String>, Error> {
     match value {
         Value::Null => Ok(Vec::new()),
-        Value::String(s) => Ok(s
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(String::from)
-            .collect()),
+        Value::String(s) => {
+            Ok(s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect())
+        }
         Value::Array(items) => items
             .iter()
             .map(|item| coerce_string(field, item).map(|s| s.trim().to_string()))
@@ -105,18 +102,17 @@ mod tests {
     fn coerces_cli_strings() {
         assert_eq!(coerce_int("n", &json!("7")).ok(), Some(7));
         assert_eq!(coerce_bool("b", &json!("t")).ok(), Some(true));
-        assert!(coerce_bool("bind_secret_id", &json!("maybe"))
-            .unwrap_err()
-            .to_string()
-            .contains("bind_secret_id"));
+        assert!(
+            coerce_bool("bind_secret_id", &json!("maybe"))
+                .unwrap_err()
+                .to_string()
+                .contains("bind_secret_id")
+        );
         assert_eq!(
             coerce_string_list("l", &json!("a, b ,c")).ok(),
             Some(vec!["a".into(), "b".into(), "c".into()])
         );
         assert_eq!(coerce_string("s", &json!(123)).ok(), Some("123".into()));
-        assert_eq!(
-            coerce_string_map("m", &json!("{\"a\":\"b\"}")).ok().map(|m| m.len()),
-            Some(1)
-        );
+        assert_eq!(coerce_string_map("m", &json!("{\"a\":\"b\"}")).ok().map(|m| m.len()), Some(1));
     }
 }

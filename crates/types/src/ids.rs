@@ -16,9 +16,7 @@ pub fn random_bytes(len: usize) -> Vec<u8> {
     // The system generator only fails when the OS has no entropy source at all; there is no
     // safe way to continue issuing identifiers then.
     #[allow(clippy::expect_used)]
-    SystemRandom::new()
-        .fill(&mut buf)
-        .expect("the operating system's random generator failed");
+    SystemRandom::new().fill(&mut buf).expect("the operating system's random generator failed");
     buf
 }
 

@@ -17,7 +17,9 @@ pub use error::Error;
 pub use fields::{coerce_bool, coerce_int, coerce_string, coerce_string_list, coerce_string_map};
 pub use ids::{new_uuid, random_base62, random_bytes, unix_now};
 pub use request::{Operation, Request};
-pub use response::{Auth, LeaseInfo, Login, RawBody, Response, ResponseShape, SecretLease, WrapInfo};
+pub use response::{
+    Auth, LeaseInfo, Login, RawBody, Response, ResponseShape, SecretLease, WrapInfo,
+};
 pub use secret::SecretString;
 
 /// A JSON object, the shape of request and response data.

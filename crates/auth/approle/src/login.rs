@@ -17,7 +17,12 @@ fn invalid() -> Error {
 }
 
 pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
-    router.path(Path::new("login").field(Field::string("role_id")).field(Field::string("secret_id")).write(login))
+    router.path(
+        Path::new("login")
+            .field(Field::string("role_id"))
+            .field(Field::string("secret_id"))
+            .write(login),
+    )
 }
 
 async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
@@ -63,7 +68,8 @@ async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
                 let mut used = entry.clone();
                 used.num_uses = n - 1;
                 used.last_updated_time = unix_now();
-                let bytes = serde_json::to_vec(&used).map_err(|e| Error::internal(e.to_string()))?;
+                let bytes =
+                    serde_json::to_vec(&used).map_err(|e| Error::internal(e.to_string()))?;
                 storage.put(&secret_key(&role, &secret_hash), &bytes).await?;
             }
         }

@@ -8,9 +8,9 @@ use coffer_types::{Error, Map, Response, Result, new_uuid};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::cidr;
 use crate::state::AppRoleState;
 use crate::token_fields::{self, TokenFields, sorted};
-use crate::cidr;
 
 /// A stored role.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,7 +40,11 @@ impl Role {
         let mut out = Map::new();
         out.insert("bind_secret_id".into(), json!(self.bind_secret_id));
         out.insert("local_secret_ids".into(), json!(self.local_secret_ids));
-        let cidrs = if self.secret_id_bound_cidrs.is_empty() { Value::Null } else { json!(self.secret_id_bound_cidrs) };
+        let cidrs = if self.secret_id_bound_cidrs.is_empty() {
+            Value::Null
+        } else {
+            json!(self.secret_id_bound_cidrs)
+        };
         out.insert("secret_id_bound_cidrs".into(), cidrs);
         out.insert("secret_id_num_uses".into(), json!(self.secret_id_num_uses));
         out.insert("secret_id_ttl".into(), json!(self.secret_id_ttl));
@@ -72,11 +76,15 @@ pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
         .read(read_role)
         .write(write_role)
         .delete(delete_role)
-        .existence(|_s: Arc<AppRoleState>, req: Req| async move { Ok(load(&req, req.capture("role_name")).await?.is_some()) });
-    router
-        .path(Path::new("role/").list(list_roles))
-        .path(role)
-        .path(Path::new("role/{role_name}/role-id").field(Field::string("role_id")).read(read_role_id).write(write_role_id))
+        .existence(|_s: Arc<AppRoleState>, req: Req| async move {
+            Ok(load(&req, req.capture("role_name")).await?.is_some())
+        });
+    router.path(Path::new("role/").list(list_roles)).path(role).path(
+        Path::new("role/{role_name}/role-id")
+            .field(Field::string("role_id"))
+            .read(read_role_id)
+            .write(write_role_id),
+    )
 }
 
 async fn list_roles(_s: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
@@ -116,7 +124,8 @@ async fn write_role(state: Arc<AppRoleState>, req: Req) -> Result<Option<Respons
         }
     }
     if req.has("secret_id_num_uses") {
-        role.secret_id_num_uses = non_negative("secret_id_num_uses", req.int("secret_id_num_uses")?)?;
+        role.secret_id_num_uses =
+            non_negative("secret_id_num_uses", req.int("secret_id_num_uses")?)?;
     }
     if req.has("secret_id_ttl") {
         role.secret_id_ttl = non_negative("secret_id_ttl", req.duration("secret_id_ttl")?)?;
@@ -125,7 +134,10 @@ async fn write_role(state: Arc<AppRoleState>, req: Req) -> Result<Option<Respons
         role.local_secret_ids = req.bool("local_secret_ids")?;
     }
     role.token.update(&req)?;
-    if !role.bind_secret_id && role.secret_id_bound_cidrs.is_empty() && role.token.bound_cidrs.is_empty() {
+    if !role.bind_secret_id
+        && role.secret_id_bound_cidrs.is_empty()
+        && role.token.bound_cidrs.is_empty()
+    {
         return Err(Error::invalid("at least one constraint should be enabled on the role"));
     }
     let mut ops = Vec::new();
@@ -134,7 +146,9 @@ async fn write_role(state: Arc<AppRoleState>, req: Req) -> Result<Option<Respons
         if new_id.is_empty() {
             return Err(Error::invalid("missing role_id"));
         }
-        ops.push(WriteOp::Delete { key: format!("role_id/{}", salt.hash("role_id", &role.role_id)) });
+        ops.push(WriteOp::Delete {
+            key: format!("role_id/{}", salt.hash("role_id", &role.role_id)),
+        });
         role.role_id = new_id;
     }
     let id_key = format!("role_id/{}", salt.hash("role_id", &role.role_id));
@@ -167,13 +181,17 @@ async fn delete_role(state: Arc<AppRoleState>, req: Req) -> Result<Option<Respon
 }
 
 async fn read_role_id(_s: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
-    Ok(load(&req, req.capture("role_name")).await?.map(|r| Response::json(json!({ "role_id": r.role_id }))))
+    Ok(load(&req, req.capture("role_name"))
+        .await?
+        .map(|r| Response::json(json!({ "role_id": r.role_id }))))
 }
 
 async fn write_role_id(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
     let salt = state.salt(req.storage()).await?;
     let _guard = state.roles.lock().await;
-    let mut role = load(&req, req.capture("role_name")).await?.ok_or_else(|| Error::invalid(format!("role {} does not exist", req.capture("role_name"))))?;
+    let mut role = load(&req, req.capture("role_name")).await?.ok_or_else(|| {
+        Error::invalid(format!("role {} does not exist", req.capture("role_name")))
+    })?;
     let new_id = req.str("role_id")?;
     if new_id.is_empty() {
         return Err(Error::invalid("missing role_id"));

@@ -40,7 +40,10 @@ fn rfc3339(unix: i64) -> String {
     if unix == 0 {
         return "0001-01-01T00:00:00Z".into();
     }
-    humantime::format_rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64)).to_string()
+    humantime::format_rfc3339(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
+    )
+    .to_string()
 }
 
 impl SecretIdEntry {
@@ -72,14 +75,26 @@ fn accessor_key(role: &Role, accessor: &str) -> String {
     format!("accessor/{}/{accessor}", role.uuid)
 }
 
-pub(crate) async fn read_entry(storage: &SharedStorage, role: &Role, hash: &str) -> Result<Option<SecretIdEntry>> {
+pub(crate) async fn read_entry(
+    storage: &SharedStorage,
+    role: &Role,
+    hash: &str,
+) -> Result<Option<SecretIdEntry>> {
     read_json(storage, &secret_key(role, hash)).await
 }
 
 /// Deletes a secret ID and its accessor entry.
-pub(crate) async fn delete_entry(storage: &SharedStorage, role: &Role, hash: &str, entry: &SecretIdEntry) -> Result<()> {
+pub(crate) async fn delete_entry(
+    storage: &SharedStorage,
+    role: &Role,
+    hash: &str,
+    entry: &SecretIdEntry,
+) -> Result<()> {
     storage
-        .batch(vec![WriteOp::Delete { key: secret_key(role, hash) }, WriteOp::Delete { key: accessor_key(role, &entry.accessor) }])
+        .batch(vec![
+            WriteOp::Delete { key: secret_key(role, hash) },
+            WriteOp::Delete { key: accessor_key(role, &entry.accessor) },
+        ])
         .await?;
     Ok(())
 }
@@ -97,9 +112,22 @@ pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
     router
         .path(create("role/{role_name}/secret-id").write(generate).list(list_accessors))
         .path(create("role/{role_name}/custom-secret-id").write(generate))
-        .path(Path::new("role/{role_name}/secret-id/lookup").field(Field::string("secret_id")).write(lookup))
-        .path(Path::new("role/{role_name}/secret-id/destroy").field(Field::string("secret_id")).write(destroy).delete(destroy))
-        .path(Path::new("role/{role_name}/secret-id-accessor/lookup").field(Field::string("secret_id_accessor")).write(lookup_accessor))
+        .path(
+            Path::new("role/{role_name}/secret-id/lookup")
+                .field(Field::string("secret_id"))
+                .write(lookup),
+        )
+        .path(
+            Path::new("role/{role_name}/secret-id/destroy")
+                .field(Field::string("secret_id"))
+                .write(destroy)
+                .delete(destroy),
+        )
+        .path(
+            Path::new("role/{role_name}/secret-id-accessor/lookup")
+                .field(Field::string("secret_id_accessor"))
+                .write(lookup_accessor),
+        )
         .path(
             Path::new("role/{role_name}/secret-id-accessor/destroy")
                 .field(Field::string("secret_id_accessor"))
@@ -123,7 +151,9 @@ async fn generate(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>
     }
     let metadata = match req.raw("metadata") {
         None | Some(Value::Null) => Map::new(),
-        Some(v) => coerce_string_map("metadata", v).map_err(|_| Error::invalid("failed to parse metadata: must be a JSON object of strings"))?,
+        Some(v) => coerce_string_map("metadata", v).map_err(|_| {
+            Error::invalid("failed to parse metadata: must be a JSON object of strings")
+        })?,
     };
     let ttl = req.duration("ttl")?;
     if ttl < 0 {
@@ -180,8 +210,11 @@ async fn list_accessors(_s: Arc<AppRoleState>, req: Req) -> Result<Option<Respon
 async fn lookup(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
     let role = role_of(&req).await?;
     let hash = state.salt(req.storage()).await?.hash("secret_id", &req.str("secret_id")?);
-    Ok(read_entry(req.storage(), &role, &hash).await?.filter(|e| !e.expired(unix_now())).map(|e| Response::json(e.to_json())))
-        .map(|r| r.or_else(|| Some(Response::default())))
+    Ok(read_entry(req.storage(), &role, &hash)
+        .await?
+        .filter(|e| !e.expired(unix_now()))
+        .map(|e| Response::json(e.to_json())))
+    .map(|r| r.or_else(|| Some(Response::default())))
 }
 
 async fn destroy(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
@@ -199,7 +232,9 @@ async fn by_accessor(req: &Req, role: &Role) -> Result<Option<(String, SecretIdE
     if accessor.is_empty() || accessor.contains('/') {
         return Err(Error::invalid("missing secret_id_accessor"));
     }
-    let Some(hash) = req.storage().get(&accessor_key(role, &accessor)).await? else { return Ok(None) };
+    let Some(hash) = req.storage().get(&accessor_key(role, &accessor)).await? else {
+        return Ok(None);
+    };
     let hash = String::from_utf8_lossy(&hash).to_string();
     Ok(read_entry(req.storage(), role, &hash).await?.map(|e| (hash, e)))
 }
@@ -208,7 +243,10 @@ async fn lookup_accessor(_s: Arc<AppRoleState>, req: Req) -> Result<Option<Respo
     let role = role_of(&req).await?;
     match by_accessor(&req, &role).await? {
         Some((_, entry)) => Ok(Some(Response::json(entry.to_json()))),
-        None => Err(Error::invalid(format!("failed to find accessor entry for secret_id_accessor: {:?}", req.str("secret_id_accessor")?))),
+        None => Err(Error::invalid(format!(
+            "failed to find accessor entry for secret_id_accessor: {:?}",
+            req.str("secret_id_accessor")?
+        ))),
     }
 }
 
@@ -234,7 +272,9 @@ pub(crate) async fn tidy(state: Arc<AppRoleState>, req: Req) -> Result<Option<Re
             let Some(role) = load(&req, &name).await? else { continue };
             for hash in req.storage().list(&format!("secret_id/{}/", role.uuid)).await? {
                 let _guard = state.lock(&hash).await;
-                if let Some(entry) = read_entry(req.storage(), &role, &hash).await?.filter(|e| e.expired(now)) {
+                if let Some(entry) =
+                    read_entry(req.storage(), &role, &hash).await?.filter(|e| e.expired(now))
+                {
                     delete_entry(req.storage(), &role, &hash, &entry).await?;
                     removed += 1;
                 }

@@ -38,7 +38,8 @@ impl Salt {
             None => {
                 let bytes = random_bytes(32);
                 let stored = StoredSalt { salt: hex::encode(&bytes) };
-                let json = serde_json::to_vec(&stored).map_err(|e| Error::internal(e.to_string()))?;
+                let json =
+                    serde_json::to_vec(&stored).map_err(|e| Error::internal(e.to_string()))?;
                 storage.put(SALT_KEY, &json).await?;
                 bytes
             }

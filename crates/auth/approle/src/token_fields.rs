@@ -78,11 +78,8 @@ pub fn declare<S: Send + Sync + 'static>(path: Path<S>) -> Path<S> {
 
 /// Lower-cases, trims, sorts and de-duplicates policy names, dropping empty ones.
 pub fn sanitize_policies(policies: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = policies
-        .into_iter()
-        .map(|p| p.trim().to_lowercase())
-        .filter(|p| !p.is_empty())
-        .collect();
+    let mut out: Vec<String> =
+        policies.into_iter().map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty()).collect();
     out.sort();
     out.dedup();
     out

@@ -54,9 +54,17 @@ async fn read_by_id(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>>
 }
 
 async fn read_by_name(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>> {
-    Ok(s.store()?.identity.entity_by_name(req.capture("name")).await?.map(|e| Response::json(e.to_json())))
+    Ok(s.store()?
+        .identity
+        .entity_by_name(req.capture("name"))
+        .await?
+        .map(|e| Response::json(e.to_json())))
 }
 
 async fn read_alias(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>> {
-    Ok(s.store()?.identity.alias(req.capture("id")).await?.map(|(a, entity)| Response::json(alias_json(&a, &entity))))
+    Ok(s.store()?
+        .identity
+        .alias(req.capture("id"))
+        .await?
+        .map(|(a, entity)| Response::json(alias_json(&a, &entity))))
 }

@@ -78,7 +78,12 @@ impl Entity {
                 .aliases
                 .iter()
                 .map(|a| {
-                    let info = AliasInfo { id: a.id.clone(), name: a.name.clone(), metadata: a.metadata.clone(), ..AliasInfo::default() };
+                    let info = AliasInfo {
+                        id: a.id.clone(),
+                        name: a.name.clone(),
+                        metadata: a.metadata.clone(),
+                        ..AliasInfo::default()
+                    };
                     (a.mount_accessor.clone(), info)
                 })
                 .collect(),
@@ -121,7 +126,11 @@ pub struct IdentityStore {
 impl IdentityStore {
     /// The store over its view.
     pub fn new(storage: SharedStorage) -> Self {
-        IdentityStore { storage, cache: RwLock::new(HashMap::new()), login_lock: tokio::sync::Mutex::new(()) }
+        IdentityStore {
+            storage,
+            cache: RwLock::new(HashMap::new()),
+            login_lock: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// An entity by id.
@@ -129,7 +138,10 @@ impl IdentityStore {
         if let Some(e) = self.cache.read().ok().and_then(|c| c.get(id).cloned()) {
             return Ok(Some(e));
         }
-        let Some(entity) = read_json::<Entity>(&self.storage, &format!("entity/{id}")).await? else { return Ok(None) };
+        let Some(entity) = read_json::<Entity>(&self.storage, &format!("entity/{id}")).await?
+        else {
+            return Ok(None);
+        };
         let entity = Arc::new(entity);
         if let Ok(mut c) = self.cache.write() {
             c.insert(id.to_string(), entity.clone());
@@ -162,7 +174,9 @@ impl IdentityStore {
 
     /// An alias and its entity id.
     pub async fn alias(&self, id: &str) -> Result<Option<(Alias, String)>> {
-        let Some(entity_id) = self.storage.get(&format!("alias/{id}")).await? else { return Ok(None) };
+        let Some(entity_id) = self.storage.get(&format!("alias/{id}")).await? else {
+            return Ok(None);
+        };
         let entity_id = String::from_utf8_lossy(&entity_id).to_string();
         let Some(entity) = self.entity(&entity_id).await? else { return Ok(None) };
         Ok(entity.aliases.iter().find(|a| a.id == id).cloned().map(|a| (a, entity_id)))
@@ -170,20 +184,38 @@ impl IdentityStore {
 
     /// Finds the entity behind (`mount`, `name`), creating entity and alias on first login;
     /// refreshes the alias metadata.
-    pub async fn login(&self, mount_accessor: &str, mount_type: &str, mount_path: &str, name: &str, metadata: &Map) -> Result<Arc<Entity>> {
-        let metadata: HashMap<String, String> =
-            metadata.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect();
+    pub async fn login(
+        &self,
+        mount_accessor: &str,
+        mount_type: &str,
+        mount_path: &str,
+        name: &str,
+        metadata: &Map,
+    ) -> Result<Arc<Entity>> {
+        let metadata: HashMap<String, String> = metadata
+            .iter()
+            .map(|(k, v)| {
+                (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))
+            })
+            .collect();
         let _guard = self.login_lock.lock().await;
         let key = alias_key(mount_accessor, name);
         if let Some(entity_id) = self.storage.get(&key).await? {
             let entity_id = String::from_utf8_lossy(&entity_id).to_string();
             if let Some(entity) = self.entity(&entity_id).await? {
-                let current = entity.aliases.iter().find(|a| a.mount_accessor == mount_accessor && a.name == name);
+                let current = entity
+                    .aliases
+                    .iter()
+                    .find(|a| a.mount_accessor == mount_accessor && a.name == name);
                 if current.is_some_and(|a| a.metadata == metadata) {
                     return Ok(entity);
                 }
                 let mut updated = (*entity).clone();
-                for a in updated.aliases.iter_mut().filter(|a| a.mount_accessor == mount_accessor && a.name == name) {
+                for a in updated
+                    .aliases
+                    .iter_mut()
+                    .filter(|a| a.mount_accessor == mount_accessor && a.name == name)
+                {
                     a.metadata = metadata.clone();
                 }
                 updated.last_update_time = now();

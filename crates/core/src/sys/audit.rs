@@ -67,6 +67,7 @@ async fn disable(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
 async fn hash(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
     let active = state.core()?.active()?;
     let path = normalize_path(req.capture("path"));
-    let hash = active.audit.hash(&path, &req.str("input")?).map_err(|e| Error::invalid(e.to_string()))?;
+    let hash =
+        active.audit.hash(&path, &req.str("input")?).map_err(|e| Error::invalid(e.to_string()))?;
     Ok(Some(Response::json(json!({ "hash": hash })).with_shape(ResponseShape::Injected)))
 }

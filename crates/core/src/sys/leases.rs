@@ -10,7 +10,12 @@ use serde_json::json;
 use super::SysState;
 
 pub(super) fn routes(router: Router<SysState>) -> Router<SysState> {
-    let id = |p: &str| Path::new(p).field(Field::string("lease_id")).field(Field::duration("increment")).field(Field::bool("sync").default(true));
+    let id = |p: &str| {
+        Path::new(p)
+            .field(Field::string("lease_id"))
+            .field(Field::duration("increment"))
+            .field(Field::bool("sync").default(true))
+    };
     router
         .path(id("leases/lookup").write(lookup))
         .path(Path::new("leases/lookup/{prefix*}").list(list))
@@ -43,7 +48,11 @@ fn lease_id(req: &Req) -> Result<String> {
 
 async fn lookup(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
     let active = state.core()?.active()?;
-    let entry = active.leases.get(&lease_id(&req)?).await?.ok_or_else(|| Error::invalid("invalid lease"))?;
+    let entry = active
+        .leases
+        .get(&lease_id(&req)?)
+        .await?
+        .ok_or_else(|| Error::invalid("invalid lease"))?;
     let mut data = entry.lookup_json(unix_now());
     let path = entry.lease_id.rsplit_once('/').map(|(p, _)| format!("{p}/")).unwrap_or_default();
     data["path"] = json!(path);
@@ -61,7 +70,8 @@ async fn renew(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
     if id.starts_with("auth/") && active.leases.get(&id).await?.is_none() {
         return Err(Error::invalid("lease not found"));
     }
-    let (lease, warnings) = active.leases.renew(&active.mounts.load(), &id, req.duration("increment")?).await?;
+    let (lease, warnings) =
+        active.leases.renew(&active.mounts.load(), &id, req.duration("increment")?).await?;
     let mut response = Response { lease: Some(lease), ..Response::default() };
     response.warnings = warnings;
     Ok(Some(response))
@@ -93,7 +103,11 @@ async fn revoke(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
 async fn revoke_all(core: &crate::Core, prefix: &str, force: bool) -> Result<()> {
     let active = core.active()?;
     let table = active.mounts.load();
-    let prefix = if prefix.ends_with('/') || prefix.is_empty() { prefix.to_string() } else { format!("{prefix}/") };
+    let prefix = if prefix.ends_with('/') || prefix.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}/")
+    };
     let mut failed = 0;
     for id in active.leases.ids_under(&prefix).await? {
         if active.leases.revoke(&table, &id, force).await.is_err() {
@@ -101,7 +115,9 @@ async fn revoke_all(core: &crate::Core, prefix: &str, force: bool) -> Result<()>
         }
     }
     if failed > 0 {
-        return Err(Error::internal(format!("{failed} leases could not be revoked; they will be retried")));
+        return Err(Error::internal(format!(
+            "{failed} leases could not be revoked; they will be retried"
+        )));
     }
     Ok(())
 }

@@ -31,7 +31,11 @@ impl SysState {
 pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let state = Arc::new(SysState { core });
     let router = Router::new(state).special_paths(SpecialPaths {
-        unauthenticated: vec!["internal/ui/mounts".into(), "internal/ui/mounts/*".into(), "wrapping/lookup".into()],
+        unauthenticated: vec![
+            "internal/ui/mounts".into(),
+            "internal/ui/mounts/*".into(),
+            "wrapping/lookup".into(),
+        ],
         sudo: vec![
             "auth/*".into(),
             "seal".into(),

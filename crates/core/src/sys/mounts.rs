@@ -44,10 +44,22 @@ pub(super) fn routes(router: Router<SysState>) -> Router<SysState> {
     router
         .path(Path::new("mounts").read(list_secrets))
         .path(tune_fields(Path::new("mounts/{path*}/tune")).read(read_tune).write(write_tune))
-        .path(mount_fields(Path::new("mounts/{path*}")).read(read_secret).write(enable_secret).delete(disable_secret))
+        .path(
+            mount_fields(Path::new("mounts/{path*}"))
+                .read(read_secret)
+                .write(enable_secret)
+                .delete(disable_secret),
+        )
         .path(Path::new("auth").read(list_auth))
-        .path(tune_fields(Path::new("auth/{path*}/tune")).read(read_auth_tune).write(write_auth_tune))
-        .path(mount_fields(Path::new("auth/{path*}")).read(read_auth).write(enable_auth).delete(disable_auth))
+        .path(
+            tune_fields(Path::new("auth/{path*}/tune")).read(read_auth_tune).write(write_auth_tune),
+        )
+        .path(
+            mount_fields(Path::new("auth/{path*}"))
+                .read(read_auth)
+                .write(enable_auth)
+                .delete(disable_auth),
+        )
 }
 
 fn injected(data: Value) -> Option<Response> {
@@ -150,7 +162,9 @@ fn object(req: &Req, name: &str) -> Result<Option<Map>> {
     match req.raw(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map.clone())),
-        Some(_) => Err(Error::invalid(format!("error converting input for field \"{name}\": expected a map"))),
+        Some(_) => Err(Error::invalid(format!(
+            "error converting input for field \"{name}\": expected a map"
+        ))),
     }
 }
 

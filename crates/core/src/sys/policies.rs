@@ -70,16 +70,23 @@ async fn list_acl(state: Arc<SysState>, _req: Req) -> Result<Option<Response>> {
 
 async fn list_legacy(state: Arc<SysState>, _req: Req) -> Result<Option<Response>> {
     let names = names_with_root(&state).await?;
-    Ok(Some(Response::json(json!({ "keys": names, "policies": names })).with_shape(ResponseShape::Injected)))
+    Ok(Some(
+        Response::json(json!({ "keys": names, "policies": names }))
+            .with_shape(ResponseShape::Injected),
+    ))
 }
 
 async fn read_policy(state: &SysState, name: &str) -> Result<Option<(String, Value)>> {
     let name = name.to_lowercase();
     if name == "root" {
-        return Ok(Some((String::new(), json!({"name": "root", "version": 0, "cas_required": false}))));
+        return Ok(Some((
+            String::new(),
+            json!({"name": "root", "version": 0, "cas_required": false}),
+        )));
     }
     let Some(stored) = state.core()?.active()?.policies.read(&name).await? else { return Ok(None) };
-    let modified = std::time::UNIX_EPOCH + std::time::Duration::from_secs(stored.modified.max(0) as u64);
+    let modified =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(stored.modified.max(0) as u64);
     Ok(Some((
         stored.policy,
         json!({

@@ -30,7 +30,12 @@ async fn read_mount(state: Arc<SysState>, req: Req) -> Result<Option<Response>> 
         return Err(preflight_denied(&shown));
     };
     // Deny by default: the caller needs some capability on some path inside the mount.
-    let acl = crate::acl::acl_for(&*core.active()?, &req.inner.caller.policies, &req.inner.caller.entity_id).await?;
+    let acl = crate::acl::acl_for(
+        &*core.active()?,
+        &req.inner.caller.policies,
+        &req.inner.caller.entity_id,
+    )
+    .await?;
     if req.inner.caller.policies.is_empty() || !acl.any_capability_under(&mounted.prefix) {
         return Err(preflight_denied(&shown));
     }
@@ -42,12 +47,19 @@ async fn read_mount(state: Arc<SysState>, req: Req) -> Result<Option<Response>> 
 async fn list_visible(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
     let core = state.core()?;
     let table = core.mount_table()?;
-    let acl = crate::acl::acl_for(&*core.active()?, &req.inner.caller.policies, &req.inner.caller.entity_id).await?;
+    let acl = crate::acl::acl_for(
+        &*core.active()?,
+        &req.inner.caller.policies,
+        &req.inner.caller.entity_id,
+    )
+    .await?;
     let has_token = !req.inner.caller.policies.is_empty();
     let mut secret = serde_json::Map::new();
     let mut auth = serde_json::Map::new();
     for m in table.iter() {
-        if m.entry.config.listing_visibility == "unauth" || (has_token && acl.any_capability_under(&m.prefix)) {
+        if m.entry.config.listing_visibility == "unauth"
+            || (has_token && acl.any_capability_under(&m.prefix))
+        {
             let target = if m.is_auth { &mut auth } else { &mut secret };
             target.insert(m.entry.path.clone(), m.entry.to_json());
         }

@@ -62,20 +62,30 @@ pub(crate) fn sanitize_policies(policies: &[String]) -> Vec<String> {
     out
 }
 
-fn check_policies(ctx: &CreateContext<'_>, role: Option<&TokenRole>, policies: &[String]) -> Result<()> {
+fn check_policies(
+    ctx: &CreateContext<'_>,
+    role: Option<&TokenRole>,
+    policies: &[String],
+) -> Result<()> {
     if let Some(role) = role {
         for p in policies.iter().filter(|p| *p != "default") {
             if role.disallowed_policies.contains(p) {
-                return Err(Error::invalid(format!("token policy {p:?} is disallowed by this role")));
+                return Err(Error::invalid(format!(
+                    "token policy {p:?} is disallowed by this role"
+                )));
             }
             if !role.allowed_policies.is_empty() && !role.allowed_policies.contains(p) {
-                return Err(Error::invalid(format!("token policies ({policies:?}) must be subset of the role's allowed policies")));
+                return Err(Error::invalid(format!(
+                    "token policies ({policies:?}) must be subset of the role's allowed policies"
+                )));
             }
         }
         return Ok(());
     }
     if policies.iter().any(|p| p == "root") && !ctx.parent.is_root() {
-        return Err(Error::invalid("root tokens may not be created without parent token being root"));
+        return Err(Error::invalid(
+            "root tokens may not be created without parent token being root",
+        ));
     }
     if !ctx.parent.is_root() && !ctx.privileged {
         let subset = policies.iter().all(|p| p == "default" || ctx.parent.policies.contains(p));
@@ -196,7 +206,11 @@ pub(crate) fn build(
 
 /// The renewed expiry of `entry` for an increment (seconds, 0 = the original TTL), and a
 /// warning when it was capped by the token's maximum TTL.
-pub(crate) fn renewed(entry: &TokenEntry, increment: i64, now: i64) -> Result<(TokenEntry, Vec<String>)> {
+pub(crate) fn renewed(
+    entry: &TokenEntry,
+    increment: i64,
+    now: i64,
+) -> Result<(TokenEntry, Vec<String>)> {
     if !entry.renewable || entry.expire_time == 0 {
         return Err(Error::invalid("lease is not renewable"));
     }

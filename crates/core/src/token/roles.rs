@@ -83,7 +83,11 @@ pub(super) fn routes(router: Router<TokenState>) -> Router<TokenState> {
             .write(write_role)
             .delete(delete_role)
             .existence(|_s: Arc<TokenState>, req: Req| async move {
-                Ok(req.storage().get(&format!("roles/{}", req.capture("role_name"))).await?.is_some())
+                Ok(req
+                    .storage()
+                    .get(&format!("roles/{}", req.capture("role_name")))
+                    .await?
+                    .is_some())
             }),
     )
 }
@@ -104,7 +108,8 @@ async fn read_role(_s: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
 
 async fn write_role(_s: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     let name = req.capture("role_name").to_lowercase();
-    let mut role = load(&req, &name).await?.unwrap_or(TokenRole { renewable: true, ..TokenRole::default() });
+    let mut role =
+        load(&req, &name).await?.unwrap_or(TokenRole { renewable: true, ..TokenRole::default() });
     role.name = name.clone();
     if req.has("allowed_policies") {
         role.allowed_policies = sanitize_policies(&req.list("allowed_policies")?);
@@ -125,8 +130,16 @@ async fn write_role(_s: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
         }
         role.path_suffix = suffix;
     }
-    for (field, legacy) in [("token_period", "period"), ("token_explicit_max_ttl", "explicit_max_ttl")] {
-        let value = if req.has(field) { Some(req.duration(field)?) } else if req.has(legacy) { Some(req.duration(legacy)?) } else { None };
+    for (field, legacy) in
+        [("token_period", "period"), ("token_explicit_max_ttl", "explicit_max_ttl")]
+    {
+        let value = if req.has(field) {
+            Some(req.duration(field)?)
+        } else if req.has(legacy) {
+            Some(req.duration(legacy)?)
+        } else {
+            None
+        };
         if let Some(v) = value {
             match field {
                 "token_period" => role.token_period = v,
@@ -143,7 +156,9 @@ async fn write_role(_s: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     if req.has("token_type") {
         let t = req.str("token_type")?;
         if !matches!(t.as_str(), "" | "service" | "default-service") {
-            return Err(Error::invalid(format!("token_type {t:?} is not supported by this server yet")));
+            return Err(Error::invalid(format!(
+                "token_type {t:?} is not supported by this server yet"
+            )));
         }
         role.token_type = t;
     }

@@ -57,7 +57,12 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
         .path(Path::new("lookup").field(Field::string("token")).read(lookup).write(lookup))
         .path(Path::new("lookup-accessor").field(Field::string("accessor")).write(lookup_accessor))
         .path(Path::new("renew-self").field(Field::duration("increment")).write(renew))
-        .path(Path::new("renew").field(Field::string("token")).field(Field::duration("increment")).write(renew))
+        .path(
+            Path::new("renew")
+                .field(Field::string("token"))
+                .field(Field::duration("increment"))
+                .write(renew),
+        )
         .path(
             Path::new("renew-accessor")
                 .field(Field::string("accessor"))
@@ -91,9 +96,14 @@ async fn create(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     };
     let role = match role_name.as_str() {
         "" => None,
-        name => Some(roles::load(&req, name).await?.ok_or_else(|| Error::invalid(format!("unknown role {name}")))?),
+        name => Some(
+            roles::load(&req, name)
+                .await?
+                .ok_or_else(|| Error::invalid(format!("unknown role {name}")))?,
+        ),
     };
-    let mount = active.mounts.load().get("auth/token/").map(|m| m.entry.config.clone()).unwrap_or_default();
+    let mount =
+        active.mounts.load().get("auth/token/").map(|m| m.entry.config.clone()).unwrap_or_default();
     let path = match &role {
         Some(r) if r.path_suffix.is_empty() => format!("auth/token/create/{}", r.name),
         Some(r) => format!("auth/token/create/{}/{}", r.name, r.path_suffix),
@@ -125,7 +135,8 @@ async fn create(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     };
     let (token, entry, warnings) = build(&ctx, &params, role.as_ref())?;
     store.insert(&token, &entry).await?;
-    let mut response = Response { auth: Some(entry.auth(&token, unix_now())), ..Response::default() };
+    let mut response =
+        Response { auth: Some(entry.auth(&token, unix_now())), ..Response::default() };
     response.warnings = warnings;
     Ok(Some(response))
 }
@@ -141,7 +152,12 @@ async fn lookup(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     if token.is_empty() {
         return lookup_self(state, req).await;
     }
-    let entry = state.active()?.tokens.lookup(&token).await?.ok_or_else(|| Error::Forbidden("bad token".into()))?;
+    let entry = state
+        .active()?
+        .tokens
+        .lookup(&token)
+        .await?
+        .ok_or_else(|| Error::Forbidden("bad token".into()))?;
     Ok(Some(Response::json(entry.lookup_json(&token, unix_now()))))
 }
 
@@ -156,7 +172,10 @@ async fn lookup_accessor(state: Arc<TokenState>, req: Req) -> Result<Option<Resp
 }
 
 /// The target of a renew or revoke: the caller, a token, or an accessor.
-async fn target(store: &TokenStore, req: &Req) -> Result<Option<(String, String, Arc<TokenEntry>)>> {
+async fn target(
+    store: &TokenStore,
+    req: &Req,
+) -> Result<Option<(String, String, Arc<TokenEntry>)>> {
     match req.inner.path.as_str() {
         "renew-self" | "revoke-self" => caller(store, req).await.map(Some),
         "renew-accessor" | "revoke-accessor" => Ok(store
@@ -177,10 +196,11 @@ async fn target(store: &TokenStore, req: &Req) -> Result<Option<(String, String,
 async fn renew(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     let active = state.active()?;
     let store = &active.tokens;
-    let (token, hash, entry) = target(store, &req).await?.ok_or_else(|| match req.inner.path.as_str() {
-        "renew-accessor" => Error::invalid("invalid accessor"),
-        _ => Error::invalid("token not found"),
-    })?;
+    let (token, hash, entry) =
+        target(store, &req).await?.ok_or_else(|| match req.inner.path.as_str() {
+            "renew-accessor" => Error::invalid("invalid accessor"),
+            _ => Error::invalid("token not found"),
+        })?;
     let now = unix_now();
     let (new, warnings) = renewed(&entry, req.duration("increment")?, now)?;
     store.update(&hash, &entry, &new).await?;

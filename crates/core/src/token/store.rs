@@ -117,16 +117,25 @@ impl TokenStore {
         }
         let mut ops = vec![
             WriteOp::Put { key: format!("id/{hash}"), value: encode(entry)? },
-            WriteOp::Put { key: format!("accessor/{}", entry.accessor), value: hash.clone().into_bytes() },
+            WriteOp::Put {
+                key: format!("accessor/{}", entry.accessor),
+                value: hash.clone().into_bytes(),
+            },
         ];
         if !entry.parent.is_empty() {
-            ops.push(WriteOp::Put { key: format!("parent/{}/{hash}", entry.parent), value: Vec::new() });
+            ops.push(WriteOp::Put {
+                key: format!("parent/{}/{hash}", entry.parent),
+                value: Vec::new(),
+            });
         }
         if entry.expire_time > 0 {
             ops.push(WriteOp::Put { key: expiry_key(entry.expire_time, &hash), value: Vec::new() });
         }
         if !entry.mount_accessor.is_empty() {
-            ops.push(WriteOp::Put { key: format!("mount/{}/{hash}", entry.mount_accessor), value: Vec::new() });
+            ops.push(WriteOp::Put {
+                key: format!("mount/{}/{hash}", entry.mount_accessor),
+                value: Vec::new(),
+            });
         }
         self.storage.batch(ops).await?;
         self.cache.invalidate(&hash);
@@ -153,7 +162,10 @@ impl TokenStore {
                 ops.push(WriteOp::Delete { key: expiry_key(old.expire_time, hash) });
             }
             if new.expire_time > 0 {
-                ops.push(WriteOp::Put { key: expiry_key(new.expire_time, hash), value: Vec::new() });
+                ops.push(WriteOp::Put {
+                    key: expiry_key(new.expire_time, hash),
+                    value: Vec::new(),
+                });
             }
         }
         if old.parent != new.parent && !old.parent.is_empty() {
@@ -188,14 +200,18 @@ impl TokenStore {
     }
 
     /// The hash and live entry behind an accessor.
-    pub async fn lookup_accessor(&self, accessor: &str) -> Result<Option<(String, Arc<TokenEntry>)>> {
+    pub async fn lookup_accessor(
+        &self,
+        accessor: &str,
+    ) -> Result<Option<(String, Arc<TokenEntry>)>> {
         if accessor.is_empty() || accessor.contains('/') {
             return Ok(None);
         }
         let Some(hash) = self.storage.get(&format!("accessor/{accessor}")).await? else {
             return Ok(None);
         };
-        let hash = String::from_utf8(hash).map_err(|_| Error::internal("corrupt accessor index"))?;
+        let hash =
+            String::from_utf8(hash).map_err(|_| Error::internal("corrupt accessor index"))?;
         Ok(self.lookup_hash(&hash).await?.map(|e| (hash, e)))
     }
 
