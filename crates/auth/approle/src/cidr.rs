@@ -122,11 +122,6 @@ mod tests {
         assert!(cidr("127.0.0.1").contains("::ffff:127.0.0.1".parse().unwrap()));
         assert!(!cidr("127.0.0.1").contains("::1".parse().unwrap()));
         assert!(cidr("fd00::/8").contains("fd12::1".parse().unwrap()));
-        assert!(cidr("10.0.0.0/8").covers(&cidr("10.1.0.0/16")));
-        assert!(!cidr("10.1.0.0/16").covers(&cidr("10.0.0.0/8")));
-        let inner = vec!["10.1.0.0/16".to_string()];
-        assert!(subset(&inner, &["10.0.0.0/8".to_string()]).unwrap());
-        assert!(!subset(&inner, &["192.168.0.0/16".to_string()]).unwrap());
     }
 
     #[test]
