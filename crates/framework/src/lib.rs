@@ -10,10 +10,12 @@
 #![forbid(unsafe_code)]
 
 mod backend;
+pub mod cidr;
 mod field;
 mod pattern;
 mod request;
 mod router;
+pub mod token_fields;
 
 pub use backend::{Backend, BackendConfig, Factory, SecretRequest, SpecialPaths};
 pub use field::{Field, FieldKind};

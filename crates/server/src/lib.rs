@@ -54,6 +54,7 @@ pub fn registry() -> Registry {
         .secrets("kv", coffer_kv::factory)
         .secrets("pki", coffer_pki::factory)
         .auth("approle", coffer_approle::factory)
+        .auth("userpass", coffer_userpass::factory)
 }
 
 /// Opens the configured storage; returns it with the name `sys/seal-status` reports.

@@ -3,12 +3,10 @@
 //! login that trades the pair for a token.
 #![forbid(unsafe_code)]
 
-mod cidr;
 mod login;
 mod role;
 mod secret_id;
 mod state;
-mod token_fields;
 
 use std::sync::Arc;
 

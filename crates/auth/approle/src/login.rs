@@ -7,10 +7,10 @@ use coffer_framework::{Field, Path, Req, Router, read_json};
 use coffer_types::{Error, Response, Result, unix_now};
 use serde_json::Value;
 
-use crate::cidr;
 use crate::role::{Role, role_key};
 use crate::secret_id::{delete_entry, read_entry, secret_key};
 use crate::state::AppRoleState;
+use coffer_framework::cidr;
 
 fn invalid() -> Error {
     Error::invalid("invalid role or secret ID")

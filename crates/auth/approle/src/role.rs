@@ -8,9 +8,9 @@ use coffer_types::{Error, Map, Response, Result, new_uuid};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cidr;
 use crate::state::AppRoleState;
-use crate::token_fields::{self, TokenFields, sorted};
+use coffer_framework::cidr;
+use coffer_framework::token_fields::{self, TokenFields, sorted};
 
 /// A stored role.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,9 +9,9 @@ use coffer_types::{Error, Map, Response, Result, coerce_string_map, new_uuid, un
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cidr;
 use crate::role::{Role, load};
 use crate::state::AppRoleState;
+use coffer_framework::cidr;
 
 /// A stored secret ID (its value is never stored: the key is its salted hash).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,10 +1,9 @@
 //! The `token_*` settings an auth method's role carries into the tokens it issues, with
 //! Vault's legacy aliases (`policies` for `token_policies`, `period` for `token_period`).
 //!
-//! The same module lives in `coffer-userpass` (with more legacy aliases); both belong in
-//! `coffer-framework` once a third auth method needs them.
+//! Shared by every auth method, so that they all read and echo these fields alike.
 
-use coffer_framework::{Field, Path, Req};
+use crate::{Field, Path, Req};
 use coffer_types::{Error, Login, Map, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
