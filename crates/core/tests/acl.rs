@@ -2,33 +2,13 @@
 //! policy, capabilities endpoints and policy CRUD rules.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
 
-use coffer_core::{Core, CoreConfig, Registry};
-use coffer_storage::MemoryStorage;
-use coffer_types::{Error, Operation, Request, Response};
-use serde_json::{Value, json};
+use coffer_core::Core;
+use coffer_types::{Error, Operation};
 
-async fn dev() -> Arc<Core> {
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        Registry::new(),
-        CoreConfig { storage_type: "inmem".into() },
-    );
-    core.init_dev(Some("root"), &[]).await.unwrap();
-    core
-}
-
-async fn call(
-    core: &Core,
-    token: &str,
-    op: Operation,
-    path: &str,
-    data: Value,
-) -> Result<Response, Error> {
-    let data = data.as_object().cloned().unwrap_or_default();
-    core.handle(Request::new(op, path).with_token(token).with_data(data)).await
-}
+use common::{call, dev};
+use serde_json::json;
 
 async fn token_with(core: &Core, policies: &[&str]) -> String {
     let r =

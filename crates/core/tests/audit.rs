@@ -4,28 +4,17 @@
 
 use std::sync::Arc;
 
+mod common;
+
 use coffer_core::{Core, CoreConfig, Registry};
 use coffer_storage::MemoryStorage;
 use coffer_types::{Error, Operation, Request, Response};
+use common::dev;
 use serde_json::{Value, json};
 
-async fn dev() -> Arc<Core> {
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        Registry::new(),
-        CoreConfig { storage_type: "inmem".into() },
-    );
-    core.init_dev(Some("root"), &[]).await.unwrap();
-    core
-}
-
+/// A request with the root token.
 async fn call(core: &Core, op: Operation, path: &str, data: Value) -> Result<Response, Error> {
-    core.handle(
-        Request::new(op, path)
-            .with_token("root")
-            .with_data(data.as_object().cloned().unwrap_or_default()),
-    )
-    .await
+    common::call(core, "root", op, path, data).await
 }
 
 #[tokio::test]

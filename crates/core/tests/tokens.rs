@@ -2,33 +2,13 @@
 //! roles and expiry.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
 
-use coffer_core::{Core, CoreConfig, Registry};
-use coffer_storage::MemoryStorage;
-use coffer_types::{Error, Operation, Request, Response};
+use coffer_core::Core;
+use coffer_types::{Error, Operation, Response};
+
+use common::{call, dev};
 use serde_json::{Value, json};
-
-async fn dev() -> Arc<Core> {
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        Registry::new(),
-        CoreConfig { storage_type: "inmem".into() },
-    );
-    core.init_dev(Some("root"), &[]).await.unwrap();
-    core
-}
-
-async fn call(
-    core: &Core,
-    token: &str,
-    op: Operation,
-    path: &str,
-    data: Value,
-) -> Result<Response, Error> {
-    let data = data.as_object().cloned().unwrap_or_default();
-    core.handle(Request::new(op, path).with_token(token).with_data(data)).await
-}
 
 async fn create(core: &Core, token: &str, data: Value) -> (String, Response) {
     let r = call(core, token, Operation::Update, "auth/token/create", data).await.unwrap();

@@ -1,22 +1,12 @@
 //! Response wrapping and the cubbyhole.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
 
-use coffer_core::{Core, CoreConfig, Registry};
-use coffer_storage::MemoryStorage;
+use coffer_core::Core;
 use coffer_types::{Error, Operation, Request, Response, Result};
+use common::dev;
 use serde_json::{Value, json};
-
-async fn dev() -> Arc<Core> {
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        Registry::new(),
-        CoreConfig { storage_type: "inmem".into() },
-    );
-    core.init_dev(Some("root"), &[]).await.unwrap();
-    core
-}
 
 async fn call(
     core: &Core,
