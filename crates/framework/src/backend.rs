@@ -18,12 +18,67 @@ pub struct SpecialPaths {
 }
 
 impl SpecialPaths {
-    /// Whether `path` matches one of `patterns` (exact, or prefix when the pattern ends in `*`).
+    /// Whether `path` matches one of `patterns`: exact, a prefix when the pattern ends in `*`,
+    /// and `+` standing for exactly one path segment (`issuer/+/pem`).
     pub fn matches(patterns: &[String], path: &str) -> bool {
-        patterns.iter().any(|p| match p.strip_suffix('*') {
+        patterns.iter().any(|p| pattern_matches(p, path))
+    }
+}
+
+fn pattern_matches(pattern: &str, path: &str) -> bool {
+    if !pattern.contains('+') {
+        return match pattern.strip_suffix('*') {
             Some(prefix) => path.starts_with(prefix),
-            None => p == path,
-        })
+            None => pattern == path,
+        };
+    }
+    let (body, glob) = match pattern.strip_suffix('*') {
+        Some(b) => (b, true),
+        None => (pattern, false),
+    };
+    let mut rest = path;
+    let mut parts = body.split('/').peekable();
+    while let Some(part) = parts.next() {
+        let last = parts.peek().is_none();
+        if part == "+" {
+            let end = rest.find('/').unwrap_or(rest.len());
+            if end == 0 {
+                return false;
+            }
+            rest = &rest[end..];
+        } else if last && glob {
+            return rest.starts_with(part);
+        } else if let Some(r) = rest.strip_prefix(part) {
+            rest = r;
+        } else {
+            return false;
+        }
+        if !last {
+            match rest.strip_prefix('/') {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+    }
+    glob || rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_path_patterns() {
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(SpecialPaths::matches(&p(&["login"]), "login"));
+        assert!(!SpecialPaths::matches(&p(&["login"]), "login/x"));
+        assert!(SpecialPaths::matches(&p(&["login/*"]), "login/alice"));
+        assert!(SpecialPaths::matches(&p(&["issuer/+/pem"]), "issuer/default/pem"));
+        assert!(!SpecialPaths::matches(&p(&["issuer/+/pem"]), "issuer/default/der"));
+        assert!(!SpecialPaths::matches(&p(&["issuer/+/pem"]), "issuer//pem"));
+        assert!(!SpecialPaths::matches(&p(&["issuer/+/pem"]), "issuer/a/b/pem"));
+        assert!(SpecialPaths::matches(&p(&["issuer/+/crl*"]), "issuer/x/crl/delta"));
+        assert!(!SpecialPaths::matches(&p(&["issuer/+/crl*"]), "issuer/x/json"));
     }
 }
 
