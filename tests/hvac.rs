@@ -1,4 +1,4 @@
-//! hvac, the Python Vault client, drives Coffer's KV v2 API (tests/python/test_kv_hvac.py).
+//! hvac, the Python Vault client, drives Coffer's KV v2 and PKI APIs (tests/python/).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -8,10 +8,10 @@ use std::process::Command;
 use common::{Server, python};
 
 #[test]
-fn hvac_kv_v2_suite() {
+fn hvac_suite() {
     let Some(python) = python() else { return };
     let server = Server::dev();
-    let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/test_kv_hvac.py");
+    let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
     let out = Command::new(python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", tests])
         .env("VAULT_ADDR", server.url())
