@@ -6,6 +6,7 @@ use coffer_types::{Error, Result, new_uuid};
 use rcgen::{Issuer, KeyPair};
 use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use crate::certutil::CertInfo;
 use crate::keys::PrivateKey;
@@ -25,12 +26,43 @@ pub(crate) struct SigningIssuer {
     pub key: PrivateKey,
 }
 
+/// Parsed rcgen issuers, keyed by a digest of what defines them (certificate, key, signature
+/// size). Content-addressed, so a changed issuer can never be served stale: importing a key and
+/// parsing a certificate cost more than signing, and this keeps them off the issue path.
+static RCGEN_ISSUERS: std::sync::LazyLock<std::sync::RwLock<RcgenCache>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Parsed issuers by content digest.
+type RcgenCache = std::collections::HashMap<Vec<u8>, Arc<Issuer<'static, KeyPair>>>;
+
+/// Entries kept before the cache is emptied (a mount has a handful of issuers).
+const RCGEN_CACHE_LIMIT: usize = 256;
+
 impl SigningIssuer {
     /// The rcgen issuer over this certificate, signing with `signature_bits` (0 = auto).
-    pub(crate) fn rcgen(&self, signature_bits: i64) -> Result<Issuer<'static, KeyPair>> {
+    pub(crate) fn rcgen(&self, signature_bits: i64) -> Result<Arc<Issuer<'static, KeyPair>>> {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        ctx.update(&self.cert.der);
+        ctx.update(self.key.pkcs8_bytes());
+        ctx.update(&signature_bits.to_be_bytes());
+        let key = ctx.finish().as_ref().to_vec();
+        if let Some(found) = RCGEN_ISSUERS.read().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(found);
+        }
         let signer = self.key.signer(signature_bits)?;
-        Issuer::from_ca_cert_der(&CertificateDer::from(self.cert.der.as_slice()), signer)
-            .map_err(|e| Error::internal(format!("unable to use the issuer certificate: {e}")))
+        let issuer = Arc::new(
+            Issuer::from_ca_cert_der(&CertificateDer::from(self.cert.der.as_slice()), signer)
+                .map_err(|e| {
+                    Error::internal(format!("unable to use the issuer certificate: {e}"))
+                })?,
+        );
+        if let Ok(mut cache) = RCGEN_ISSUERS.write() {
+            if cache.len() >= RCGEN_CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(key, issuer.clone());
+        }
+        Ok(issuer)
     }
 }
 

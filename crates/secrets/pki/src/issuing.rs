@@ -426,7 +426,7 @@ impl Template {
         params.use_authority_key_identifier_extension = true;
         let signer = issuer.rcgen(signature_bits)?;
         let cert = params
-            .signed_by(public_key, &signer)
+            .signed_by(public_key, &*signer)
             .map_err(|e| Error::internal(format!("unable to sign certificate: {e}")))?;
         Ok(cert.der().to_vec())
     }
