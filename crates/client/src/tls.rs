@@ -46,9 +46,12 @@ fn roots(config: &ClientConfig) -> Result<RootCertStore, ClientError> {
     }
     if config.ca_cert.is_none() && config.ca_path.is_none() {
         let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs {
-            let _ = roots.add(cert);
+        for error in &native.errors {
+            tracing::debug!(%error, "skipping unreadable system CA certificates");
         }
+        // A malformed system certificate is skipped rather than making every request fail.
+        let (added, ignored) = roots.add_parsable_certificates(native.certs);
+        tracing::debug!(added, ignored, "loaded the system CA certificates");
     }
     Ok(roots)
 }
@@ -59,7 +62,9 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?;
     let builder = if config.tls_skip_verify {
-        tracing_warn();
+        tracing::warn!(
+            "TLS verification is disabled (tls_skip_verify): the server's identity is not checked"
+        );
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(DangerousAcceptAnyCertificate(provider())))
@@ -79,12 +84,6 @@ pub(crate) fn client_config(config: &ClientConfig) -> Result<rustls::ClientConfi
         (None, None) => Ok(builder.with_no_client_auth()),
         _ => Err(ClientError::Config("client_cert and client_key go together".into())),
     }
-}
-
-fn tracing_warn() {
-    eprintln!(
-        "WARNING: TLS verification is disabled (tls_skip_verify): the server's identity is not checked"
-    );
 }
 
 /// Accepts every server certificate while still checking handshake signatures. Only for
@@ -124,5 +123,109 @@ impl ServerCertVerifier for DangerousAcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use rustls::pki_types::PrivatePkcs8KeyDer;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::{Client, ClientConfig, ClientError};
+
+    fn pem(der: &[u8]) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> =
+            b64.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+    }
+
+    /// A TLS server with a fresh self-signed certificate for 127.0.0.1 answering `answers`
+    /// requests; returns its address and the certificate as PEM.
+    async fn tls_server(answers: usize) -> (String, String) {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cert_der = certified.cert.der().clone();
+        let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+        let config = rustls::ServerConfig::builder_with_provider(super::provider())
+            .with_safe_default_protocol_versions()
+            .and_then(|b| {
+                b.with_no_client_auth().with_single_cert(vec![cert_der.clone()], key.into())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener =
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            for _ in 0..answers {
+                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok(mut tls) = acceptor.accept(tcp).await else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let body = r#"{"initialized":true}"#;
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            }
+        });
+        (format!("https://{addr}"), pem(&cert_der))
+    }
+
+    async fn health(config: ClientConfig) -> Result<(u16, serde_json::Value), ClientError> {
+        Client::new(config)?.raw_json("GET", "sys/init", None).await
+    }
+
+    #[tokio::test]
+    async fn a_given_ca_is_trusted_and_unknown_ones_are_not() {
+        let (address, ca) = tls_server(3).await;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca).unwrap_or_else(|e| panic!("{e}"));
+
+        let trusted =
+            ClientConfig { address: address.clone(), ca_cert: Some(ca_file), ..Default::default() };
+        assert_eq!(health(trusted).await.ok().map(|(s, _)| s), Some(200));
+
+        let by_dir = ClientConfig {
+            address: address.clone(),
+            ca_path: Some(dir.path().into()),
+            ..Default::default()
+        };
+        assert_eq!(health(by_dir).await.ok().map(|(s, _)| s), Some(200));
+
+        let system = ClientConfig { address, ..Default::default() };
+        let e = health(system).await.err();
+        assert!(
+            matches!(e, Some(ClientError::Transport(ref m)) if m.contains("certificate")),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn skip_verify_accepts_any_certificate() {
+        let (address, _) = tls_server(1).await;
+        let config = ClientConfig { address, tls_skip_verify: true, ..Default::default() };
+        assert_eq!(health(config).await.ok().map(|(s, _)| s), Some(200));
+    }
+
+    #[test]
+    fn bad_tls_settings_are_reported_when_the_client_is_built() {
+        let missing = ClientConfig {
+            address: "https://127.0.0.1:1".into(),
+            ca_cert: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        };
+        assert!(matches!(Client::new(missing), Err(ClientError::Tls(_))));
+        let half = ClientConfig {
+            address: "https://127.0.0.1:1".into(),
+            client_cert: Some("/tmp/c.pem".into()),
+            ..Default::default()
+        };
+        assert!(matches!(Client::new(half), Err(ClientError::Config(_))));
     }
 }
