@@ -56,10 +56,13 @@ enum Origin {
     Discovery(String),
 }
 
+/// Keys as fetched, with the fetch's sequence number (to tell whether another caller
+/// refetched meanwhile).
 #[derive(Debug)]
 struct Cached {
     keys: Arc<Vec<VerificationKey>>,
     fetched_at: i64,
+    generation: u64,
 }
 
 /// A remote key set with its cache.
@@ -119,16 +122,17 @@ impl RemoteKeys {
         if keys.is_empty() {
             return Err(FetchError::NoKeys);
         }
-        let keys = Arc::new(keys);
-        self.cache.store(Some(Arc::new(Cached { keys: keys.clone(), fetched_at: unix_now() })));
-        Ok(keys)
+        let generation = self.cache.load().as_ref().map_or(0, |c| c.generation) + 1;
+        let cached = Arc::new(Cached { keys: Arc::new(keys), fetched_at: unix_now(), generation });
+        self.cache.store(Some(cached.clone()));
+        Ok(cached.keys.clone())
     }
 
-    /// Refetches unless another caller did since `seen` (the fetch time it saw); on failure
+    /// Refetches unless another caller did since fetch `seen` (0 = none seen); on failure
     /// the cached keys stay. Concurrent callers share one fetch.
-    async fn refresh(&self, seen: i64) -> Result<Arc<Vec<VerificationKey>>, FetchError> {
+    async fn refresh(&self, seen: u64) -> Result<Arc<Vec<VerificationKey>>, FetchError> {
         let _one_at_a_time = self.fetching.lock().await;
-        if let Some(cached) = self.cache.load_full().filter(|c| c.fetched_at > seen) {
+        if let Some(cached) = self.cache.load_full().filter(|c| c.generation > seen) {
             return Ok(cached.keys.clone());
         }
         match (self.fetch().await, self.cache.load_full()) {
@@ -145,16 +149,22 @@ impl RemoteKeys {
     pub async fn keys(&self) -> Result<Arc<Vec<VerificationKey>>, FetchError> {
         match self.cache.load_full() {
             Some(c) if unix_now() - c.fetched_at < CACHE_SECONDS => Ok(c.keys.clone()),
-            Some(c) => self.refresh(c.fetched_at).await,
-            None => self.refresh(i64::MIN).await,
+            Some(c) => self.refresh(c.generation).await,
+            None => self.refresh(0).await,
         }
     }
 
-    /// Refetches because a token named a key ID the cache does not know; throttled.
+    /// Refetches because a token named a key ID that `current` (the keys it was checked
+    /// against) lacks; at most once per interval, else `current` stays.
     async fn keys_for_unknown_kid(
         &self,
         current: &Arc<Vec<VerificationKey>>,
     ) -> Result<Arc<Vec<VerificationKey>>, FetchError> {
+        let seen = match self.cache.load_full() {
+            Some(c) if !Arc::ptr_eq(&c.keys, current) => return Ok(c.keys.clone()),
+            Some(c) => c.generation,
+            None => 0,
+        };
         let now = unix_now();
         let last = self.last_forced.load(Ordering::Acquire);
         if now - last < FORCED_REFRESH_INTERVAL
@@ -165,8 +175,7 @@ impl RemoteKeys {
         {
             return Ok(current.clone());
         }
-        let seen = self.cache.load_full().map(|c| c.fetched_at).unwrap_or(i64::MIN);
-        self.refresh(seen.min(now - 1)).await
+        self.refresh(seen).await
     }
 }
 
@@ -176,7 +185,7 @@ pub enum KeySource {
     /// PEM keys from the configuration.
     Static(Vec<VerificationKey>),
     /// A remote key set.
-    Remote(RemoteKeys),
+    Remote(Box<RemoteKeys>),
 }
 
 impl KeySource {

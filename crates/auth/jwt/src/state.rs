@@ -30,15 +30,15 @@ impl Loaded {
                     .map_err(|e| Error::invalid(e.to_string()))?,
             )
         } else if !config.jwks_url.is_empty() {
-            KeySource::Remote(
+            KeySource::Remote(Box::new(
                 RemoteKeys::jwks(&config.jwks_url, &config.jwks_ca_pem)
                     .map_err(|_| Error::invalid("error checking jwks_ca_pem"))?,
-            )
+            ))
         } else if !config.oidc_discovery_url.is_empty() {
-            KeySource::Remote(
+            KeySource::Remote(Box::new(
                 RemoteKeys::discovery(&config.oidc_discovery_url, &config.oidc_discovery_ca_pem)
                     .map_err(|_| Error::invalid("error checking oidc_discovery_ca_pem"))?,
-            )
+            ))
         } else {
             return Err(Error::invalid(
                 "exactly one of 'jwt_validation_pubkeys', 'jwks_url' or 'oidc_discovery_url' must be set",
