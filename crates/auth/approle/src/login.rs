@@ -9,8 +9,11 @@ use serde_json::Value;
 
 use crate::role::{Role, role_key};
 use crate::secret_id::{delete_entry, read_entry, secret_key};
-use crate::state::AppRoleState;
+use crate::state::{AppRoleState, hashes_equal};
 use coffer_framework::cidr;
+
+/// A role uuid no role has: the target of the read made for an unknown role ID.
+const NO_ROLE: &str = "00000000-0000-0000-0000-000000000000";
 
 fn invalid() -> Error {
     Error::invalid("invalid role or secret ID")
@@ -41,7 +44,14 @@ async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
         Some(n) => read_json(&storage, &role_key(&String::from_utf8_lossy(&n))).await?,
         None => None,
     };
-    let role = role.ok_or_else(invalid)?;
+    // The index is only stale after a crash mid-update: the role's own ID decides, compared
+    // in constant time.
+    let role = role.filter(|r| hashes_equal(&salt.hash("role_id", &r.role_id), &role_hash));
+    let Some(role) = role else {
+        // The same storage work as a known role: one secret-ID read.
+        let _ = storage.get(&format!("secret_id/{NO_ROLE}/{secret_hash}")).await?;
+        return Err(invalid());
+    };
     let remote = req.inner.remote_addr;
     if !role.secret_id_bound_cidrs.is_empty() {
         cidr::check_source(remote, &role.secret_id_bound_cidrs, "role").map_err(|_| invalid())?;

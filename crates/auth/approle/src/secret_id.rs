@@ -110,7 +110,9 @@ pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
             .field(Field::duration("ttl"))
     };
     router
-        .path(create("role/{role_name}/secret-id").write(generate).list(list_accessors))
+        .path(create("role/{role_name}/secret-id").write(generate))
+        // A LIST arrives with its trailing slash.
+        .path(Path::new("role/{role_name}/secret-id/").list(list_accessors))
         .path(create("role/{role_name}/custom-secret-id").write(generate))
         .path(
             Path::new("role/{role_name}/secret-id/lookup")
@@ -144,6 +146,9 @@ async fn role_of(req: &Req) -> Result<Role> {
 
 async fn generate(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
     let role = role_of(&req).await?;
+    if !role.bind_secret_id {
+        return Err(Error::invalid("bind_secret_id is not set on the role"));
+    }
     let custom = req.inner.path.ends_with("custom-secret-id");
     let secret_id = if custom { req.str("secret_id")? } else { new_uuid() };
     if secret_id.is_empty() {
@@ -166,6 +171,9 @@ async fn generate(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>
     let num_uses = if req.has("num_uses") { req.int("num_uses")? } else { role.secret_id_num_uses };
     if num_uses < 0 {
         return Err(Error::invalid("num_uses cannot be negative"));
+    }
+    if role.secret_id_num_uses > 0 && (num_uses == 0 || num_uses > role.secret_id_num_uses) {
+        return Err(Error::invalid("num_uses cannot be higher than the role's secret_id_num_uses"));
     }
     let cidr_list = cidr::canonical_list(&req.list("cidr_list")?)?;
     let token_bound_cidrs = cidr::canonical_list(&req.list("token_bound_cidrs")?)?;

@@ -8,6 +8,7 @@ use aws_lc_rs::hmac;
 use coffer_storage::SharedStorage;
 use coffer_types::{Error, Result, random_bytes};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use tokio::sync::{Mutex, MutexGuard, OnceCell};
 
 /// Number of lock stripes for secret IDs: uses of one secret ID are serialised, different
@@ -56,6 +57,11 @@ impl Salt {
         ctx.update(value.as_bytes());
         hex::encode(ctx.sign().as_ref())
     }
+}
+
+/// Compares two hashes in constant time.
+pub(crate) fn hashes_equal(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// The state shared by the routes of one AppRole mount.
