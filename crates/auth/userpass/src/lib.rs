@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use coffer_framework::token_fields::{self, TokenFields, sorted};
 use coffer_framework::{Backend, BackendConfig, Field, Path, Req, Router, SpecialPaths, read_json};
-use coffer_types::{Error, Map, Response, Result};
+use coffer_types::{Error, Map, Response, Result, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -84,11 +84,14 @@ async fn read_user(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>>
 
 async fn write_user(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>> {
     let existing = load(&req).await?;
-    let password = req.str("password")?;
+    let password = SecretString::new(req.str("password")?);
     let imported = req.str("password_hash")?;
     let password_hash = match (password.is_empty(), imported.is_empty(), &existing) {
-        (false, _, _) => password::hash(password).await?,
-        (true, false, _) if imported.starts_with("$2") => imported,
+        (false, false, _) => {
+            return Err(Error::invalid("password and password_hash are mutually exclusive"));
+        }
+        (false, true, _) => password::hash(password).await?,
+        (true, false, _) if password::is_bcrypt(&imported) => imported,
         (true, false, _) => {
             return Err(Error::invalid("password_hash must be a bcrypt hash ($2a$, $2b$ or $2y$)"));
         }
@@ -108,7 +111,7 @@ async fn delete_user(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response
 
 async fn write_password(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>> {
     let mut user = load(&req).await?.ok_or_else(|| Error::invalid("username does not exist"))?;
-    let password = req.str("password")?;
+    let password = SecretString::new(req.str("password")?);
     if password.is_empty() {
         return Err(Error::invalid("missing password"));
     }
@@ -126,7 +129,7 @@ async fn write_policies(_s: Arc<UserpassState>, req: Req) -> Result<Option<Respo
 
 async fn login(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>> {
     let username = req.capture("username").to_lowercase();
-    let password = req.str("password")?;
+    let password = SecretString::new(req.str("password")?);
     let user = load(&req).await?;
     // Unknown users are checked against a dummy hash: the same work, the same answer.
     let hash = user.as_ref().map(|u| u.password_hash.clone());
