@@ -32,6 +32,8 @@ fn approle_login_and_denials() {
     let secret = bao_json(&bao, &server, &["write", "-f", "auth/approle/role/web/secret-id"]);
     let secret_id = secret["data"]["secret_id"].as_str().unwrap().to_string();
     assert_eq!(secret["data"]["secret_id_num_uses"], 2);
+    let accessors = bao_json(&bao, &server, &["list", "auth/approle/role/web/secret-id"]);
+    assert_eq!(accessors, serde_json::json!([secret["data"]["secret_id_accessor"]]));
 
     let login = bao_json(
         &bao,

@@ -64,4 +64,11 @@ fn userpass_login_with_the_real_cli() {
     );
     assert!(!login(&bao, &server, home.path(), "alice", "correct horse").status.success());
     assert!(login(&bao, &server, home.path(), "alice", "battery staple").status.success());
+
+    // The legacy `policies` parameter, as older scripts send it.
+    bao_ok(&bao, &server, &["write", "auth/userpass/users/bob", "password=pw", "policies=p"]);
+    let ok = login(&bao, &server, home.path(), "bob", "pw");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let auth: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(auth["auth"]["policies"], serde_json::json!(["default", "p"]));
 }
