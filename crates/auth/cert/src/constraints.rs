@@ -16,12 +16,8 @@ fn any_of(patterns: &[String], values: &[String]) -> bool {
 pub(crate) fn matches(role: &CertRole, cert: &ClientCert) -> bool {
     let common_name = std::slice::from_ref(&cert.common_name);
     // The deprecated `allowed_names` matches the CN, a DNS name or an e-mail address.
-    let any_name: Vec<String> = common_name
-        .iter()
-        .chain(&cert.dns_sans)
-        .chain(&cert.email_sans)
-        .cloned()
-        .collect();
+    let any_name: Vec<String> =
+        common_name.iter().chain(&cert.dns_sans).chain(&cert.email_sans).cloned().collect();
     any_of(role.list("allowed_names"), &any_name)
         && any_of(role.list("allowed_common_names"), common_name)
         && any_of(role.list("allowed_dns_sans"), &cert.dns_sans)

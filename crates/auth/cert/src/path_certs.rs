@@ -219,8 +219,9 @@ fn apply(role: &mut CertRole, req: &mut Req) -> Result<()> {
 
 async fn write_cert(_s: Arc<()>, mut req: Req) -> Result<Option<Response>> {
     let name = req.capture("name").to_lowercase();
-    let mut role =
-        load(&req, &name).await?.unwrap_or_else(|| CertRole { name: name.clone(), ..CertRole::default() });
+    let mut role = load(&req, &name)
+        .await?
+        .unwrap_or_else(|| CertRole { name: name.clone(), ..CertRole::default() });
     apply(&mut role, &mut req)?;
     let bytes = serde_json::to_vec(&role).map_err(|e| Error::internal(e.to_string()))?;
     req.storage().put(&key(&name), &bytes).await?;

@@ -21,7 +21,8 @@ const NO_CERT: &str = "no client certificate found";
 /// No role trusts the chain.
 const UNTRUSTED: &str = "invalid certificate or no client certificate supplied";
 /// A role trusts the chain but the certificate fails its constraints.
-const NO_MATCH: &str = "no chain matching all constraints could be found for this login certificate";
+const NO_MATCH: &str =
+    "no chain matching all constraints could be found for this login certificate";
 
 pub(crate) fn routes(router: Router<()>) -> Router<()> {
     router.path(
@@ -125,7 +126,8 @@ mod tests {
     #[test]
     fn metadata_shape() {
         let mut role = CertRole { name: "web".into(), ..CertRole::default() };
-        role.lists.insert("allowed_metadata_extensions".into(), vec!["1.2.3.4".into(), "5.6".into()]);
+        role.lists
+            .insert("allowed_metadata_extensions".into(), vec!["1.2.3.4".into(), "5.6".into()]);
         let cert = ClientCert {
             common_name: "web.client.test".into(),
             serial_number: "42".into(),

@@ -117,11 +117,8 @@ impl Trusted {
         if !self.is_ca {
             return self.verify_pinned(leaf, now);
         }
-        let anchors: Vec<_> = self
-            .certs
-            .iter()
-            .filter_map(|der| anchor_from_trusted_cert(der).ok())
-            .collect();
+        let anchors: Vec<_> =
+            self.certs.iter().filter_map(|der| anchor_from_trusted_cert(der).ok()).collect();
         let leaf = CertificateDer::from(leaf.as_slice());
         let end_entity = EndEntityCert::try_from(&leaf).map_err(Distrust::Chain)?;
         let intermediates: Vec<CertificateDer<'_>> =
@@ -161,7 +158,9 @@ mod tests {
     #[test]
     fn pem_without_certificates_is_refused() {
         assert!(parse_pem("nope").is_empty());
-        assert!(parse_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_empty());
+        assert!(
+            parse_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_empty()
+        );
         assert!(Trusted::parse("").is_err());
         let err = Trusted::parse("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
         assert_eq!(err.err(), Some(Error::invalid("failed to parse certificate")));
