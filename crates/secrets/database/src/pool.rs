@@ -47,7 +47,9 @@ impl From<DbError> for Error {
     }
 }
 
-/// Replaces every secret in `message` (and any SCRAM verifier) by `[redacted]`.
+/// Replaces every secret in `message` (and any SCRAM verifier) by `[redacted]`. The server
+/// may echo a fragment of a statement (`syntax error at or near "xY3-abc"`), so any word of
+/// the message that shares a run of [`FRAGMENT`] characters with a secret goes too.
 pub(crate) fn scrub(message: &str, secrets: &[&SecretString]) -> String {
     let mut out = message.to_string();
     for secret in secrets {
@@ -60,7 +62,38 @@ pub(crate) fn scrub(message: &str, secrets: &[&SecretString]) -> String {
             out[at..].find(|c: char| c.is_whitespace() || c == '\'').map_or(out.len(), |e| at + e);
         out.replace_range(at..end, "[redacted]");
     }
-    out
+    let word_char =
+        |c: char| !(c.is_whitespace() || matches!(c, '"' | '\'' | '(' | ')' | ',' | ';'));
+    let mut scrubbed = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while !rest.is_empty() {
+        let end = rest.find(|c: char| !word_char(c)).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(end);
+        if leaks(word, secrets) {
+            scrubbed.push_str("[redacted]");
+        } else {
+            scrubbed.push_str(word);
+        }
+        let mut chars = after.chars();
+        scrubbed.extend(chars.next());
+        rest = chars.as_str();
+    }
+    scrubbed
+}
+
+/// The shortest shared run of characters that counts as a leak.
+const FRAGMENT: usize = 4;
+
+/// Whether `word` and a secret share a run of at least [`FRAGMENT`] characters.
+fn leaks(word: &str, secrets: &[&SecretString]) -> bool {
+    let chars: Vec<char> = word.chars().collect();
+    if chars.len() < FRAGMENT || word == "[redacted]" {
+        return false;
+    }
+    chars.windows(FRAGMENT).any(|window| {
+        let window: String = window.iter().collect();
+        secrets.iter().any(|s| s.expose().contains(&window))
+    })
 }
 
 /// The text of a driver error: the server's message and detail, or the error chain.
@@ -417,5 +450,7 @@ mod tests {
             &[&s],
         );
         assert_eq!(msg, "syntax error at or near \"[redacted]\" and '[redacted]'");
+        let partial = scrub("syntax error at or near \"secret\" in role v-a", &[&s]);
+        assert_eq!(partial, "syntax error at or near \"[redacted]\" in role v-a");
     }
 }
