@@ -367,22 +367,28 @@ impl Drop for Conn {
 /// stored settings change (compared by a digest of their serialized form).
 #[derive(Default)]
 pub(crate) struct Pools {
-    pools: Mutex<HashMap<String, (Vec<u8>, Arc<Pool>)>>,
+    pools: Mutex<HashMap<String, Versioned>>,
+}
+
+/// A pool and the digest of the settings it was built from.
+struct Versioned {
+    fingerprint: Vec<u8>,
+    pool: Arc<Pool>,
 }
 
 impl Pools {
     /// The pool for `name` with the current `config`.
     pub(crate) fn get(&self, name: &str, config: &DbConfig) -> Result<Arc<Pool>, Error> {
+        // The serialized settings hold the root password: wiped once hashed.
         let bytes = serde_json::to_vec(config).map_err(|e| Error::internal(e.to_string()))?;
+        let bytes = zeroize::Zeroizing::new(bytes);
         let fingerprint = digest::digest(&digest::SHA256, &bytes).as_ref().to_vec();
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((known, pool)) = pools.get(name) {
-            if *known == fingerprint {
-                return Ok(pool.clone());
-            }
+        if let Some(known) = pools.get(name).filter(|v| v.fingerprint == fingerprint) {
+            return Ok(known.pool.clone());
         }
         let pool = Arc::new(Pool::new(config)?);
-        pools.insert(name.to_string(), (fingerprint, pool.clone()));
+        pools.insert(name.to_string(), Versioned { fingerprint, pool: pool.clone() });
         Ok(pool)
     }
 

@@ -141,6 +141,7 @@ fn lex(body: &str) -> Result<Vec<Token>> {
                 i += 1;
                 tokens.push(Token::Str(s));
             }
+            // Slices below stay in bounds: `i` indexes a char, and `len` was found after it.
             '`' => {
                 let len = chars[i + 1..].iter().position(|c| *c == '`');
                 let len = len.ok_or_else(|| bad("unterminated raw string"))?;
@@ -263,6 +264,11 @@ fn arity(func: &str, args: &[Val], n: usize) -> Result<()> {
     Ok(())
 }
 
+/// The first argument as a number (callers check the arity first).
+fn first_int(func: &str, args: &[Val]) -> Result<i64> {
+    args.first().ok_or_else(|| bad(format!("{func}: missing argument")))?.int(func)
+}
+
 fn truncate(s: &str, n: i64) -> String {
     s.chars().take(usize::try_from(n).unwrap_or(0)).collect()
 }
@@ -283,11 +289,11 @@ fn call(func: &str, args: Vec<Val>) -> Result<Val> {
         }
         "truncate" => {
             arity(func, &args, 2)?;
-            Val::Str(truncate(&text(1), args[0].int(func)?))
+            Val::Str(truncate(&text(1), first_int(func, &args)?))
         }
         "truncate_sha256" => {
             arity(func, &args, 2)?;
-            let (max, s) = (args[0].int(func)?, text(1));
+            let (max, s) = (first_int(func, &args)?, text(1));
             if s.chars().count() as i64 <= max {
                 Val::Str(s)
             } else {
@@ -297,7 +303,7 @@ fn call(func: &str, args: Vec<Val>) -> Result<Val> {
         }
         "random" => {
             arity(func, &args, 1)?;
-            let n = args[0].int(func)?;
+            let n = first_int(func, &args)?;
             if !(1..=256).contains(&n) {
                 return Err(bad("random: length out of range"));
             }
