@@ -140,6 +140,15 @@ impl HttpClient {
         Ok(answer.body)
     }
 
+    /// `GET url` with a bearer token; any status is returned to the caller.
+    pub async fn get_json_with_bearer(
+        &self,
+        url: &str,
+        bearer: &coffer_types::SecretString,
+    ) -> Result<JsonAnswer, HttpError> {
+        self.send(Method::GET, url, Some(bearer), None).await
+    }
+
     /// `POST url` with a JSON body and a bearer token; any status is returned to the caller.
     /// The token travels only in the `Authorization` header.
     pub async fn post_json(

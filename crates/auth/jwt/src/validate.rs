@@ -333,4 +333,23 @@ mod tests {
             Err(TokenError::Expired)
         );
     }
+
+    proptest::proptest! {
+        /// The parser of untrusted tokens never panics, whatever it is fed.
+        #[test]
+        fn parsing_arbitrary_input_never_panics(input in ".{0,400}") {
+            let _ = ParsedToken::parse(&input, ALL);
+        }
+
+        /// Nor does it on well-formed base64 parts holding arbitrary bytes.
+        #[test]
+        fn parsing_arbitrary_parts_never_panics(
+            header in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..128),
+            signature in "[A-Za-z0-9_-]{0,64}",
+        ) {
+            let token = format!("{}.{}.{signature}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+            let _ = ParsedToken::parse(&token, ALL);
+        }
+    }
 }

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod namespace_selector;
 mod path_config;
 mod path_login;
 mod path_role;

@@ -9,7 +9,8 @@ use coffer_jwt::glob;
 use coffer_types::{Error, Map, Response, Result, SecretString};
 use serde_json::Value;
 
-use crate::path_config::KubeState;
+use crate::namespace_selector::{LabelSelector, labels_of};
+use crate::path_config::{KubeState, Loaded};
 use crate::path_role::{self, ALIAS_NAME, Role};
 use crate::token_review;
 use crate::validate::{self, ServiceAccount};
@@ -29,18 +30,57 @@ pub(crate) fn routes(router: Router<KubeState>) -> Router<KubeState> {
     )
 }
 
-fn check_bindings(role: &Role, sa: &ServiceAccount) -> Result<()> {
+/// The name binding: `*` or one matching glob.
+fn check_name(role: &Role, sa: &ServiceAccount) -> Result<()> {
     let names = &role.bound_service_account_names;
     let any_name = names.len() == 1 && names.first().is_some_and(|n| n == "*");
     if !any_name && !glob::any_matches(names, &sa.name) {
         return Err(Error::Forbidden("service account name not authorized".into()));
     }
-    let namespaces = &role.bound_service_account_namespaces;
-    let any_namespace = namespaces.first().is_some_and(|n| n == "*");
-    if !any_namespace && !glob::any_matches(namespaces, &sa.namespace) {
-        return Err(Error::Forbidden("namespace not authorized".into()));
-    }
     Ok(())
+}
+
+/// Whether the namespace globs admit the account's namespace (the selector is asked next).
+fn namespace_listed(role: &Role, sa: &ServiceAccount) -> bool {
+    let namespaces = &role.bound_service_account_namespaces;
+    namespaces.first().is_some_and(|n| n == "*") || glob::any_matches(namespaces, &sa.namespace)
+}
+
+/// Whether `name` is a valid namespace name (a DNS label), so it is safe in a URL path.
+fn valid_namespace(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether the role's label selector admits the namespace, by its labels on the API server.
+async fn selector_admits(
+    loaded: &Loaded,
+    role: &Role,
+    namespace: &str,
+    jwt: &SecretString,
+) -> bool {
+    let selector = &role.bound_service_account_namespace_selector;
+    if selector.is_empty() || !valid_namespace(namespace) {
+        return false;
+    }
+    let Ok(selector) = LabelSelector::parse(selector) else { return false };
+    let url = format!("{}/api/v1/namespaces/{namespace}", loaded.base_url());
+    let bearer = loaded.reviewer_token().unwrap_or_else(|| jwt.clone());
+    match loaded.client.get_json_with_bearer(&url, &bearer).await {
+        Ok(answer) if answer.status == 200 => selector.matches(&labels_of(&answer.body)),
+        Ok(answer) => {
+            tracing::info!(
+                status = answer.status,
+                "kubernetes: reading the namespace's labels failed"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "kubernetes: reading the namespace's labels failed");
+            false
+        }
+    }
 }
 
 fn alias_name(role: &Role, sa: &ServiceAccount) -> Result<String> {
@@ -81,7 +121,11 @@ async fn login(state: Arc<KubeState>, req: Req) -> Result<Option<Response>> {
         expected_issuer(&loaded.config),
         &role.audience,
     )?;
-    check_bindings(&role, &sa)?;
+    check_name(&role, &sa)?;
+    if !namespace_listed(&role, &sa) && !selector_admits(&loaded, &role, &sa.namespace, &jwt).await
+    {
+        return Err(Error::Forbidden("namespace not authorized".into()));
+    }
     let alias = alias_name(&role, &sa)?;
 
     // With signing keys configured the signature was checked locally; without, the API
@@ -149,20 +193,19 @@ mod tests {
 
     #[test]
     fn bindings() {
-        assert!(check_bindings(&role(&["*"], &["*"]), &sa("a", "b")).is_ok());
-        assert!(check_bindings(&role(&["web-*"], &["prod"]), &sa("prod", "web-1")).is_ok());
+        assert!(check_name(&role(&["*"], &["*"]), &sa("a", "b")).is_ok());
+        assert!(namespace_listed(&role(&["*"], &["*"]), &sa("a", "b")));
+        assert!(check_name(&role(&["web-*"], &["prod"]), &sa("prod", "web-1")).is_ok());
         assert_eq!(
-            check_bindings(&role(&["web-*"], &["prod"]), &sa("prod", "api")),
+            check_name(&role(&["web-*"], &["prod"]), &sa("prod", "api")),
             Err(Error::Forbidden("service account name not authorized".into()))
         );
-        assert_eq!(
-            check_bindings(&role(&["web-*"], &["prod"]), &sa("dev", "web-1")),
-            Err(Error::Forbidden("namespace not authorized".into()))
-        );
-        assert!(
-            check_bindings(&role(&["x"], &[]), &sa("dev", "x")).is_err(),
-            "selector-only roles admit nobody yet"
-        );
+        assert!(namespace_listed(&role(&["x"], &["team-*"]), &sa("team-a", "x")));
+        assert!(!namespace_listed(&role(&["x"], &["prod"]), &sa("dev", "x")));
+        assert!(!namespace_listed(&role(&["x"], &[]), &sa("dev", "x")));
+        assert!(valid_namespace("team-a1"));
+        assert!(!valid_namespace("../secrets"));
+        assert!(!valid_namespace(""));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use coffer_types::{Error, Map, Response, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::namespace_selector::LabelSelector;
 use crate::path_config::KubeState;
 
 /// Alias names: the service account's UID (the default) or `namespace/name`.
@@ -127,6 +128,9 @@ fn apply(role: &mut Role, req: &mut Req) -> Result<()> {
     if req.has("bound_service_account_namespace_selector") {
         role.bound_service_account_namespace_selector =
             req.str("bound_service_account_namespace_selector")?.trim().to_string();
+        if !role.bound_service_account_namespace_selector.is_empty() {
+            LabelSelector::parse(&role.bound_service_account_namespace_selector)?;
+        }
     }
     if role.bound_service_account_namespaces.is_empty()
         && role.bound_service_account_namespace_selector.is_empty()
@@ -158,14 +162,7 @@ async fn write_role(_s: Arc<KubeState>, mut req: Req) -> Result<Option<Response>
     apply(&mut role, &mut req)?;
     let bytes = serde_json::to_vec(&role).map_err(|e| Error::internal(e.to_string()))?;
     req.storage().put(&role_key(&name), &bytes).await?;
-    let mut warnings: Vec<String> = role.token.warning().into_iter().collect();
-    if !role.bound_service_account_namespace_selector.is_empty() {
-        warnings.push(
-            "bound_service_account_namespace_selector is stored but not evaluated yet: only bound_service_account_namespaces admit namespaces"
-                .into(),
-        );
-    }
-    Ok((!warnings.is_empty()).then(|| Response::warnings_only(warnings)))
+    Ok(role.token.warning().map(|w| Response::warnings_only(vec![w])))
 }
 
 #[cfg(test)]

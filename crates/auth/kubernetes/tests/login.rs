@@ -6,6 +6,7 @@
 //!   a refused reviewer token, `none` and HS256, unknown role.
 //! - `without_a_reviewer_token_the_jwt_reviews_itself`
 //! - `pem_keys_validate_locally_without_an_api_call`
+//! - `namespace_selector_admits_labelled_namespaces`
 //! - `config_and_role_validation`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -61,6 +62,8 @@ struct Cluster {
     reviewer: String,
     revoked: HashSet<String>,
     last_body: Option<Value>,
+    /// Labels of the namespaces the API server knows.
+    namespaces: std::collections::HashMap<String, Value>,
 }
 
 async fn fake_cluster(reviewer: &str) -> (FakeServer, Arc<Mutex<Cluster>>) {
@@ -68,6 +71,15 @@ async fn fake_cluster(reviewer: &str) -> (FakeServer, Arc<Mutex<Cluster>>) {
     let state = cluster.clone();
     let server = FakeServer::start(move |seen| {
         let mut cluster = state.lock().unwrap();
+        if let Some(ns) = seen.path.strip_prefix("/api/v1/namespaces/") {
+            if seen.authorization.as_deref() != Some(format!("Bearer {}", cluster.reviewer).as_str()) {
+                return (401, json!({"kind": "Status", "status": "Failure", "code": 401}));
+            }
+            return match cluster.namespaces.get(ns) {
+                Some(labels) => (200, json!({"kind": "Namespace", "metadata": {"name": ns, "labels": labels}})),
+                None => (404, json!({"kind": "Status", "status": "Failure", "code": 404})),
+            };
+        }
         if seen.method != "POST" || seen.path != REVIEWS {
             return (404, json!({"kind": "Status", "status": "Failure", "code": 404}));
         }
@@ -391,4 +403,52 @@ async fn config_and_role_validation() {
         .data
         .unwrap();
     assert_eq!(list["keys"], json!(["r", "x"]));
+}
+
+#[tokio::test]
+async fn namespace_selector_admits_labelled_namespaces() {
+    let core = core().await;
+    let (server, cluster) = fake_cluster("reviewer-token").await;
+    cluster.lock().unwrap().namespaces.insert("shop".into(), json!({"team": "web", "env": "prod"}));
+    cluster.lock().unwrap().namespaces.insert("lab".into(), json!({"team": "web", "env": "dev"}));
+    write(
+        &core,
+        "auth/kubernetes/config",
+        json!({"kubernetes_host": server.url(), "token_reviewer_jwt": "reviewer-token"}),
+    )
+    .await;
+    let bad = call(
+        &core,
+        Some("root"),
+        Operation::Update,
+        "auth/kubernetes/role/sel",
+        json!({"bound_service_account_names": "*", "bound_service_account_namespace_selector": "team=web"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.to_string(), "invalid \"bound_service_account_namespace_selector\" configured");
+    write(
+        &core,
+        "auth/kubernetes/role/sel",
+        json!({"bound_service_account_names": "*",
+               "bound_service_account_namespace_selector":
+                   "{\"matchLabels\":{\"team\":\"web\"},\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\",\"values\":[\"prod\"]}]}"}),
+    )
+    .await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let claims = |ns: &str| {
+        let mut c = projected(ns, "app", "uid-1", "vault");
+        c["aud"] = json!([]);
+        c
+    };
+    assert!(login(&core, "sel", &key.sign(None, &claims("shop"))).await.is_ok());
+    assert_eq!(server.hits("/api/v1/namespaces/shop"), 1);
+    assert_eq!(
+        refused(&core, "sel", &key.sign(None, &claims("lab"))).await,
+        (403, "namespace not authorized".into())
+    );
+    assert_eq!(
+        refused(&core, "sel", &key.sign(None, &claims("gone"))).await,
+        (403, "namespace not authorized".into())
+    );
 }
