@@ -124,7 +124,12 @@ pub(crate) fn routes(router: Router<()>) -> Router<()> {
         .field(Field::duration("max_ttl").describe("Deprecated: use token_max_ttl."))
         .field(Field::list("bound_cidrs").describe("Deprecated: use token_bound_cidrs."));
     for name in LISTS {
-        cert = cert.field(Field::list(name).describe("Globs the client certificate must match."));
+        let what = if name.starts_with("ocsp") {
+            "OCSP servers to ask instead of the certificate's."
+        } else {
+            "Patterns the client certificate must match."
+        };
+        cert = cert.field(Field::list(name).describe(what));
     }
     let cert = cert.read(read_cert).write(write_cert).delete(delete_cert).existence(
         |_s: Arc<()>, req: Req| async move { Ok(load(&req, req.capture("name")).await?.is_some()) },
