@@ -1,11 +1,13 @@
-//! The command line, declared as data (clap derive). Vault's single-dash long flags
-//! (`-format=json`) are accepted by rewriting them to `--format=json` before parsing.
+//! The command line, declared as data (clap derive); `--help` is generated from it, and so is
+//! the set of flag names that `argv` accepts with Vault's single dash (`-format=json`).
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 /// Coffer: secrets manager and certificate authority for microservices.
+///
+/// Flags take one dash or two (`-format=json`, `--format json`), as in Vault's CLI.
 #[derive(Parser, Debug)]
 #[command(name = "coffer", version, about)]
 pub struct Cli {
@@ -20,28 +22,28 @@ pub struct Cli {
 /// Flags of every client command.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Global {
-    /// Output format: table or json.
-    #[arg(long, global = true, default_value = "table")]
+    /// Output format.
+    #[arg(long, global = true, default_value = "table", value_parser = ["table", "json"])]
     pub format: String,
-    /// Print only this field.
+    /// Print only this field, raw (no newline when stdout is not a terminal).
     #[arg(long, global = true)]
     pub field: Option<String>,
-    /// Server address (default: COFFER_ADDR, VAULT_ADDR, BAO_ADDR, https://127.0.0.1:8200).
+    /// Server address [default: COFFER_ADDR, VAULT_ADDR, BAO_ADDR or https://127.0.0.1:8200].
     #[arg(long, global = true)]
     pub address: Option<String>,
-    /// CA certificate file to trust.
+    /// PEM file of CA certificates to trust [COFFER_CACERT, VAULT_CACERT, BAO_CACERT].
     #[arg(long = "ca-cert", global = true)]
     pub ca_cert: Option<PathBuf>,
-    /// Directory of CA certificates to trust.
+    /// Directory of PEM CA certificates to trust [COFFER_CAPATH, VAULT_CAPATH, BAO_CAPATH].
     #[arg(long = "ca-path", global = true)]
     pub ca_path: Option<PathBuf>,
-    /// Do not verify the server's certificate (dangerous).
+    /// Do not verify the server's certificate. Dangerous [COFFER_SKIP_VERIFY, VAULT_SKIP_VERIFY].
     #[arg(long = "tls-skip-verify", global = true)]
     pub tls_skip_verify: bool,
-    /// Client certificate for TLS auth.
+    /// Client certificate (PEM) for TLS certificate auth [COFFER_CLIENT_CERT, VAULT_CLIENT_CERT].
     #[arg(long = "client-cert", global = true)]
     pub client_cert: Option<PathBuf>,
-    /// Client key for TLS auth.
+    /// Key of the client certificate [COFFER_CLIENT_KEY, VAULT_CLIENT_KEY].
     #[arg(long = "client-key", global = true)]
     pub client_key: Option<PathBuf>,
 }
@@ -53,12 +55,14 @@ pub enum Command {
     Server(ServerArgs),
     /// Show the seal status (exit 2 when sealed).
     Status,
-    /// Operator commands: init, unseal, seal, rotate.
+    /// Print the version.
+    Version,
+    /// Initialise, unseal, seal, rotate the encryption key.
     #[command(subcommand)]
     Operator(Operator),
-    /// Authenticate with a token and remember it.
+    /// Check a token and remember it in ~/.coffer-token.
     Login {
-        /// The token (read from stdin when "-" or absent).
+        /// The token ("-" or absent: read from stdin).
         token: Option<String>,
     },
     /// Read data at a path.
@@ -66,14 +70,14 @@ pub enum Command {
         /// The path.
         path: String,
     },
-    /// Write data (k=v pairs, k=@file, k=- for stdin) to a path.
+    /// Write data to a path: k=v, k=@file, k=- (stdin); "-" or "@file" alone: a JSON object.
     Write {
-        /// Write with no data.
+        /// Write even with no data (the body is `null`).
         #[arg(short = 'f', long = "force")]
         force: bool,
         /// The path.
         path: String,
-        /// k=v pairs.
+        /// The data.
         pairs: Vec<String>,
     },
     /// List keys under a path.
@@ -85,15 +89,17 @@ pub enum Command {
     Delete {
         /// The path.
         path: String,
+        /// Request parameters (k=v), sent as the query string.
+        pairs: Vec<String>,
     },
-    /// Merge-patch data at a path.
+    /// Merge data into a path (JSON merge patch).
     Patch {
         /// The path.
         path: String,
-        /// k=v pairs.
+        /// The data, as for `write`.
         pairs: Vec<String>,
     },
-    /// Key/value secrets.
+    /// Key/value secrets (KV v1 and v2).
     #[command(subcommand)]
     Kv(Kv),
     /// Secrets engines.
@@ -104,13 +110,13 @@ pub enum Command {
 /// `coffer server`.
 #[derive(Args, Debug)]
 pub struct ServerArgs {
-    /// Dev mode: in memory, initialised and unsealed, root token printed.
+    /// Dev mode: in memory, initialised and unsealed, root token printed. Never in production.
     #[arg(long)]
     pub dev: bool,
-    /// The dev root token id.
+    /// The root token id in dev mode.
     #[arg(long = "dev-root-token-id")]
     pub dev_root_token_id: Option<String>,
-    /// The dev listen address (default 127.0.0.1:8200).
+    /// The listen address in dev mode [default: 127.0.0.1:8200].
     #[arg(long = "dev-listen-address")]
     pub dev_listen_address: Option<String>,
     /// The configuration file (HCL).
@@ -123,7 +129,7 @@ pub struct ServerArgs {
 pub enum Operator {
     /// Initialise the server: unseal key shares and a root token.
     Init {
-        /// Number of shares.
+        /// Number of key shares.
         #[arg(long = "key-shares", default_value_t = 5)]
         key_shares: u32,
         /// Shares needed to unseal.
@@ -135,7 +141,7 @@ pub enum Operator {
     },
     /// Enter one unseal key share.
     Unseal {
-        /// The share (hex or base64; "-" reads stdin).
+        /// The share, hex or base64 ("-" or absent: read from stdin).
         key: Option<String>,
         /// Discard the shares entered so far.
         #[arg(long)]
@@ -147,80 +153,94 @@ pub enum Operator {
     Rotate,
 }
 
-/// Flags of the kv commands.
+/// The mount flag of every kv command.
 #[derive(Args, Debug, Clone, Default)]
-pub struct KvFlags {
-    /// Mount path (the path is then relative to it).
+pub struct KvMount {
+    /// Mount path; the path argument is then relative to it.
     #[arg(long)]
     pub mount: Option<String>,
-    /// Version to read.
-    #[arg(long)]
-    pub version: Option<u64>,
-    /// Versions (comma-separated) for delete/undelete/destroy.
+}
+
+/// The version list of kv delete/undelete/destroy.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KvVersions {
+    /// Versions (comma-separated).
     #[arg(long)]
     pub versions: Option<String>,
-    /// Check-and-set version for put/patch.
-    #[arg(long)]
-    pub cas: Option<i64>,
 }
 
 /// `coffer kv ...`.
 #[derive(Subcommand, Debug)]
 pub enum Kv {
-    /// Write a new version.
+    /// Write a new version (v1: replace the data).
     Put {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
+        /// Check-and-set: the current version (0: only if absent; -1: no check).
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        cas: i64,
         /// The secret path.
         path: String,
-        /// k=v pairs.
+        /// The data, as for `write`.
         pairs: Vec<String>,
     },
     /// Read a version.
     Get {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
+        /// The version (latest when absent).
+        #[arg(long)]
+        version: Option<u64>,
         /// The secret path.
         path: String,
     },
-    /// Merge new values into the latest version.
+    /// Merge new data into the latest version (v2 only).
     Patch {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
+        /// Check-and-set: the current version (-1: no check).
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        cas: i64,
         /// The secret path.
         path: String,
-        /// k=v pairs.
+        /// The data, as for `write`.
         pairs: Vec<String>,
     },
     /// List keys.
     List {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
         /// The folder path.
         path: String,
     },
-    /// Soft-delete the latest version (or -versions).
+    /// Soft-delete the latest version, or -versions.
     Delete {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
+        #[command(flatten)]
+        versions: KvVersions,
         /// The secret path.
         path: String,
     },
-    /// Restore deleted versions.
+    /// Restore soft-deleted versions (v2 only).
     Undelete {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
+        #[command(flatten)]
+        versions: KvVersions,
         /// The secret path.
         path: String,
     },
-    /// Destroy versions for good.
+    /// Destroy versions for good (v2 only).
     Destroy {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
+        #[command(flatten)]
+        versions: KvVersions,
         /// The secret path.
         path: String,
     },
-    /// Key metadata.
+    /// Key metadata (v2 only).
     #[command(subcommand)]
     Metadata(KvMetadata),
 }
@@ -231,21 +251,21 @@ pub enum KvMetadata {
     /// Read the metadata and versions of a key.
     Get {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
         /// The secret path.
         path: String,
     },
-    /// Set max versions, check-and-set, deletion delay or custom metadata.
+    /// Set versions kept, check-and-set, deletion delay or custom metadata.
     Put {
         #[command(flatten)]
-        flags: KvFlags,
-        /// Versions to keep.
+        mount: KvMount,
+        /// Versions to keep (0: the mount's setting).
         #[arg(long = "max-versions")]
         max_versions: Option<u64>,
-        /// Require check-and-set.
-        #[arg(long = "cas-required")]
+        /// Require check-and-set on writes.
+        #[arg(long = "cas-required", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         cas_required: Option<bool>,
-        /// Delete versions after this duration.
+        /// Delete versions this long after they are written (0s: never).
         #[arg(long = "delete-version-after")]
         delete_version_after: Option<String>,
         /// Custom metadata k=v (repeatable).
@@ -257,7 +277,7 @@ pub enum KvMetadata {
     /// Delete the key and all its versions.
     Delete {
         #[command(flatten)]
-        flags: KvFlags,
+        mount: KvMount,
         /// The secret path.
         path: String,
     },
@@ -268,36 +288,36 @@ pub enum KvMetadata {
 pub enum Secrets {
     /// Enable a secrets engine.
     Enable {
-        /// Mount path (default: the type).
+        /// Mount path [default: the engine type].
         #[arg(long)]
         path: Option<String>,
-        /// KV version.
+        /// Engine version (kv: 1 or 2).
         #[arg(long)]
-        version: Option<String>,
+        version: Option<u32>,
         /// Description.
         #[arg(long)]
         description: Option<String>,
-        /// Default lease TTL.
+        /// Default lease TTL [default: the system's].
         #[arg(long = "default-lease-ttl")]
         default_lease_ttl: Option<String>,
-        /// Maximum lease TTL.
+        /// Maximum lease TTL [default: the system's].
         #[arg(long = "max-lease-ttl")]
         max_lease_ttl: Option<String>,
         /// Engine type (kv, kv-v2, pki, ...).
         engine_type: String,
     },
-    /// Disable a secrets engine (its data is deleted).
+    /// Disable a secrets engine: its data and leases are deleted.
     Disable {
         /// Mount path.
         path: String,
     },
     /// List secrets engines.
     List {
-        /// Show TTLs and options too.
+        /// Show TTLs, options, UUIDs and versions too.
         #[arg(long)]
         detailed: bool,
     },
-    /// Tune a secrets engine.
+    /// Tune a secrets engine; unset flags leave settings unchanged.
     Tune {
         /// Default lease TTL.
         #[arg(long = "default-lease-ttl")]
@@ -308,55 +328,22 @@ pub enum Secrets {
         /// Description.
         #[arg(long)]
         description: Option<String>,
+        /// Engine version (kv: 2 upgrades a v1 mount in place).
+        #[arg(long)]
+        version: Option<u32>,
         /// Mount path.
         path: String,
     },
 }
 
-/// Rewrites Vault-style single-dash long flags (`-format=json`, `-dev`) to `--format=json`.
-/// Single letters (`-f`), `-` alone and negative numbers are left alone.
-pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut after_separator = false;
-    for arg in args {
-        if arg == "--" {
-            after_separator = true;
-        }
-        let name_len = arg.trim_start_matches('-').split('=').next().map_or(0, str::len);
-        let single_dash_long = !after_separator
-            && arg.starts_with('-')
-            && !arg.starts_with("--")
-            && name_len >= 2
-            && arg.chars().nth(1).is_some_and(|c| c.is_ascii_alphabetic());
-        out.push(if single_dash_long { format!("-{arg}") } else { arg });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
-    fn norm(args: &[&str]) -> Vec<String> {
-        normalize_args(args.iter().map(|s| s.to_string()))
-    }
-
     #[test]
-    fn vault_style_flags_become_long_flags() {
-        assert_eq!(
-            norm(&["coffer", "-format=json", "status"]),
-            ["coffer", "--format=json", "status"]
-        );
-        assert_eq!(norm(&["kv", "get", "-field=x", "a"]), ["kv", "get", "--field=x", "a"]);
-        assert_eq!(norm(&["write", "-f", "p"]), ["write", "-f", "p"]);
-        assert_eq!(norm(&["write", "p", "k=-1", "-"]), ["write", "p", "k=-1", "-"]);
-        assert_eq!(norm(&["--", "-abc"]), ["--", "-abc"]);
-        assert_eq!(norm(&["-5"]), ["-5"]);
-    }
-
-    #[test]
-    fn the_cli_declaration_is_consistent() {
-        use clap::CommandFactory;
+    fn the_declaration_is_consistent() {
         Cli::command().debug_assert();
     }
 }

@@ -257,6 +257,11 @@ impl Client {
         self.checked("PUT", path, &[], Some(body), &[]).await
     }
 
+    /// Writes with POST instead of PUT (same operation; Vault's CLI uses it for `sys/mounts`).
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Option<Secret>, ClientError> {
+        self.checked("POST", path, &[], Some(body), &[]).await
+    }
+
     /// Writes (PUT) with no body at all (`sys/seal`, `sys/rotate`).
     pub async fn write_empty(&self, path: &str) -> Result<Option<Secret>, ClientError> {
         self.checked("PUT", path, &[], None, &[]).await
@@ -275,6 +280,21 @@ impl Client {
         query: &[(&str, &str)],
     ) -> Result<Option<Secret>, ClientError> {
         self.checked("DELETE", path, query, None, &[]).await
+    }
+
+    /// Calls an endpoint that answers bare JSON (`sys/init`, `sys/unseal`, `sys/leader`) and
+    /// returns its body (`Null` when empty); error statuses are [`ClientError::Api`].
+    pub async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let r = self.request(method, path, &[], body, &[]).await?;
+        if r.status >= 400 {
+            return Err(self.api_error(method, path, &[], &r));
+        }
+        r.json()
     }
 
     /// Calls an endpoint that answers bare JSON (`sys/seal-status`, `sys/init`, `sys/health`)

@@ -140,6 +140,7 @@ async fn writes_patches_and_deletes_send_what_vault_sends() {
         (200, r#"{"data":{"version":3}}"#),
         (204, ""),
         (204, ""),
+        (204, ""),
     ])
     .await;
     let c = client(&addr);
@@ -152,6 +153,7 @@ async fn writes_patches_and_deletes_send_what_vault_sends() {
     );
     assert!(matches!(c.delete("kv/a", &[]).await, Ok(None)));
     assert!(matches!(c.write_empty("sys/seal").await, Ok(None)));
+    assert!(matches!(c.post("sys/mounts/kv", &json!({"type": "kv"})).await, Ok(None)));
     let seen = requests(&seen);
     assert_eq!(seen[0].line(), "PUT /v1/kv/a HTTP/1.1");
     assert_eq!(seen[0].body, r#"{"k":"v"}"#);
@@ -161,6 +163,7 @@ async fn writes_patches_and_deletes_send_what_vault_sends() {
     assert_eq!(seen[3].line(), "DELETE /v1/kv/a HTTP/1.1");
     assert_eq!(seen[4].body, "");
     assert_eq!(seen[4].header("content-type"), None);
+    assert_eq!(seen[5].line(), "POST /v1/sys/mounts/kv HTTP/1.1");
 }
 
 #[tokio::test]
@@ -183,9 +186,18 @@ async fn error_statuses_become_api_errors_with_the_full_url() {
 
 #[tokio::test]
 async fn bare_json_endpoints_return_any_status() {
-    let (addr, _) = canned(vec![(503, r#"{"sealed":true}"#)]).await;
-    let answer = client(&addr).raw_json("GET", "sys/health", None).await.ok();
+    let (addr, _) = canned(vec![
+        (503, r#"{"sealed":true}"#),
+        (200, r#"{"ha_enabled":false}"#),
+        (400, r#"{"errors":["Vault is already initialized"]}"#),
+    ])
+    .await;
+    let c = client(&addr);
+    let answer = c.raw_json("GET", "sys/health", None).await.ok();
     assert_eq!(answer, Some((503, json!({"sealed": true}))));
+    assert_eq!(c.json("GET", "sys/leader", None).await.ok(), Some(json!({"ha_enabled": false})));
+    let e = c.json("PUT", "sys/init", Some(&json!({"secret_shares": 1}))).await.err();
+    assert_eq!(e.map(|e| e.errors().to_vec()), Some(vec!["Vault is already initialized".into()]));
 }
 
 #[tokio::test]

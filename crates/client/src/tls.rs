@@ -132,32 +132,51 @@ mod tests {
     use rustls::pki_types::PrivatePkcs8KeyDer;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    use super::CertificateDer;
     use crate::{Client, ClientConfig, ClientError};
 
-    fn pem(der: &[u8]) -> String {
+    fn pem(label: &str, der: &[u8]) -> String {
         let b64 = base64::engine::general_purpose::STANDARD.encode(der);
         let lines: Vec<&str> =
             b64.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
-        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    }
+
+    fn or_panic<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+        r.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// A TLS server with a fresh self-signed certificate for 127.0.0.1 answering `answers`
-    /// requests; returns its address and the certificate as PEM.
-    async fn tls_server(answers: usize) -> (String, String) {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
-            .unwrap_or_else(|e| panic!("{e}"));
+    /// connections; with `client_ca`, it demands a client certificate issued by that CA.
+    /// Returns its address and its certificate as PEM.
+    async fn tls_server(
+        answers: usize,
+        client_ca: Option<CertificateDer<'static>>,
+    ) -> (String, String) {
+        let certified = or_panic(rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]));
         let cert_der = certified.cert.der().clone();
         let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-        let config = rustls::ServerConfig::builder_with_provider(super::provider())
-            .with_safe_default_protocol_versions()
-            .and_then(|b| {
-                b.with_no_client_auth().with_single_cert(vec![cert_der.clone()], key.into())
-            })
-            .unwrap_or_else(|e| panic!("{e}"));
+        let builder = or_panic(
+            rustls::ServerConfig::builder_with_provider(super::provider())
+                .with_safe_default_protocol_versions(),
+        );
+        let builder = match client_ca {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                or_panic(roots.add(ca));
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    roots.into(),
+                    super::provider(),
+                )
+                .build();
+                builder.with_client_cert_verifier(or_panic(verifier))
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let config = or_panic(builder.with_single_cert(vec![cert_der.clone()], key.into()));
         let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-        let listener =
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let listener = or_panic(tokio::net::TcpListener::bind("127.0.0.1:0").await);
+        let addr = or_panic(listener.local_addr());
         tokio::spawn(async move {
             for _ in 0..answers {
                 let Ok((tcp, _)) = listener.accept().await else { return };
@@ -173,7 +192,7 @@ mod tests {
                 let _ = tls.shutdown().await;
             }
         });
-        (format!("https://{addr}"), pem(&cert_der))
+        (format!("https://{addr}"), pem("CERTIFICATE", &cert_der))
     }
 
     async fn health(config: ClientConfig) -> Result<(u16, serde_json::Value), ClientError> {
@@ -182,7 +201,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_given_ca_is_trusted_and_unknown_ones_are_not() {
-        let (address, ca) = tls_server(3).await;
+        let (address, ca) = tls_server(3, None).await;
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca).unwrap_or_else(|e| panic!("{e}"));
@@ -208,9 +227,45 @@ mod tests {
 
     #[tokio::test]
     async fn skip_verify_accepts_any_certificate() {
-        let (address, _) = tls_server(1).await;
+        let (address, _) = tls_server(1, None).await;
         let config = ClientConfig { address, tls_skip_verify: true, ..Default::default() };
         assert_eq!(health(config).await.ok().map(|(s, _)| s), Some(200));
+    }
+
+    #[tokio::test]
+    async fn client_certificates_are_presented() {
+        let mut ca_params = or_panic(rcgen::CertificateParams::new(Vec::<String>::new()));
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = or_panic(rcgen::CertifiedIssuer::self_signed(
+            ca_params,
+            or_panic(rcgen::KeyPair::generate()),
+        ));
+        let client_key = or_panic(rcgen::KeyPair::generate());
+        let mut params = or_panic(rcgen::CertificateParams::new(vec!["web".to_string()]));
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = or_panic(params.signed_by(&client_key, &ca));
+
+        let (address, server_ca) = tls_server(2, Some(ca.der().clone())).await;
+        let dir = or_panic(tempfile::tempdir());
+        let write = |name: &str, text: String| {
+            let path = dir.path().join(name);
+            or_panic(std::fs::write(&path, text));
+            path
+        };
+        let server_ca = write("server-ca.pem", server_ca);
+        let cert = write("client.pem", pem("CERTIFICATE", client_cert.der()));
+        let key = write("client-key.pem", pem("PRIVATE KEY", &client_key.serialize_der()));
+
+        let with_cert = ClientConfig {
+            address: address.clone(),
+            ca_cert: Some(server_ca.clone()),
+            client_cert: Some(cert),
+            client_key: Some(key),
+            ..Default::default()
+        };
+        assert_eq!(health(with_cert).await.ok().map(|(s, _)| s), Some(200));
+        let without = ClientConfig { address, ca_cert: Some(server_ca), ..Default::default() };
+        assert!(matches!(health(without).await, Err(ClientError::Transport(_))));
     }
 
     #[test]
