@@ -93,9 +93,12 @@ pub fn secret_rows(s: &Secret) -> Vec<(String, Value)> {
     rows
 }
 
-/// The fields `-field` can pick: the data first, then the other rows.
+/// The fields `-field` can pick: the data first, then the table's rows (`token`...), then
+/// the raw `auth` keys (`client_token`, `accessor`: a Coffer extension the README uses).
 fn secret_fields(s: &Secret) -> Map<String, Value> {
-    let mut out: Map<String, Value> = secret_rows(s).into_iter().collect();
+    let mut out: Map<String, Value> =
+        s.auth.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
+    out.extend(secret_rows(s));
     for (k, v) in s.data.iter().flatten() {
         out.insert(k.clone(), v.clone());
     }
@@ -260,6 +263,7 @@ mod tests {
         assert_eq!(fields.get("token_duration"), Some(&json!("∞")));
         assert_eq!(fields.get("token_policies"), Some(&json!(r#"["root"]"#)));
         assert_eq!(fields.get("token_meta_role"), Some(&json!("web")));
+        assert_eq!(fields.get("client_token"), Some(&json!("s.t")), "the raw auth keys too");
     }
 
     #[test]
