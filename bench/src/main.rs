@@ -1,247 +1,376 @@
 //! `coffer-bench`: a load generator for Vault-API servers (Coffer, OpenBao, Vault), and a
-//! side-by-side runner that reports Coffer/OpenBao ratios. Benchmarks are programs, never
-//! timed tests.
+//! side-by-side runner that starts Coffer and OpenBao and reports Coffer/OpenBao ratios.
+//! Benchmarks are programs, never timed tests.
 #![forbid(unsafe_code)]
 
+mod args;
+mod client;
 mod compare;
-mod load;
 mod raw;
 mod report;
+mod runner;
+mod throwaway;
 mod workloads;
 
-use std::path::PathBuf;
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
-use coffer_client::{Client, ClientConfig};
-use coffer_types::SecretString;
+use clap::Parser;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use report::Row;
+use args::{Cli, Command, Load, SmokeArgs};
+use client::Api;
+use report::{Report, Row, Unsupported};
+use runner::{Mode, Plan};
+use workloads::{Env, Prepared};
 
-#[derive(Parser)]
-#[command(name = "coffer-bench", about = "Load generator for Vault-API servers")]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
+/// What `run` and `compare` resolved from `Load` and their own defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Workload names.
+    pub workloads: Vec<String>,
+    /// Load levels.
+    pub modes: Vec<Mode>,
+    /// Measured length of each run.
+    pub duration: Duration,
+    /// Unmeasured load before each run.
+    pub warmup: Duration,
+    /// Request bound per run.
+    pub max_requests: Option<u64>,
+    /// `--database`.
+    pub database: Option<String>,
 }
 
-#[derive(Subcommand)]
-enum Cmd {
-    /// Runs workloads against one server.
-    Run {
-        /// Server address.
-        #[arg(long)]
-        addr: String,
-        /// Root token (used only for setup; the load runs with a scoped token).
-        #[arg(long)]
-        token: String,
-        /// Workloads, comma separated (see `workloads::ALL`).
-        #[arg(long, default_value = "kv2-read")]
-        workload: String,
-        /// Concurrency levels, comma separated (closed loop).
-        #[arg(long, default_value = "32")]
-        concurrency: String,
-        /// Open loop at this many requests per second instead of a closed loop.
-        #[arg(long)]
-        rate: Option<u64>,
-        /// Seconds per run.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Write the rows as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
-    /// A quick check that every workload runs (about a second each); no speed assertions.
-    Smoke {
-        /// Server address.
-        #[arg(long)]
-        addr: String,
-        /// Root token.
-        #[arg(long)]
-        token: String,
-    },
-    /// The machine's ceiling for issue: EC P-256 keygen+sign per second on one thread.
-    Raw,
-    /// Coffer and OpenBao side by side (both in dev mode, each pinned to CPU 0).
-    Compare {
-        /// The coffer binary (default: target/release/coffer).
-        #[arg(long)]
-        coffer: Option<PathBuf>,
-        /// Workloads, comma separated.
-        #[arg(
-            long,
-            default_value = "kv2-read,token-lookup-self,kv2-write,approle-login,pki-issue-ec,pki-issue-ec-no-store,pki-issue-rsa,mixed"
-        )]
-        workload: String,
-        /// Concurrency levels.
-        #[arg(long, default_value = "1,32")]
-        concurrency: String,
-        /// Seconds per run.
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        /// Write the rows as JSON here.
-        #[arg(long)]
-        json: Option<PathBuf>,
-    },
-}
-
-fn root_client(addr: &str, token: &str) -> Result<Client> {
-    Ok(Client::new(ClientConfig {
-        address: addr.into(),
-        token: Some(SecretString::new(token)),
-        ..ClientConfig::default()
-    })?)
-}
-
-fn list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
-}
-
-/// Runs `workloads` x `levels` against one server; unsupported workloads are reported, not fatal.
-async fn run_all(
-    server: &str,
-    root: &Client,
-    workloads: &[String],
-    levels: &[usize],
-    rate: Option<u64>,
-    seconds: u64,
-) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for workload in workloads {
-        let prepared = match workloads::prepare(root, workload).await {
-            Ok(p) => Arc::new(p),
-            Err(e) => {
-                eprintln!("{server}: {workload}: unsupported: {e:#}");
-                continue;
-            }
+impl Settings {
+    fn new(
+        load: &Load,
+        workloads: &[&str],
+        concurrency: &[usize],
+        duration: Duration,
+        warmup: Duration,
+    ) -> Self {
+        let max_in_flight = load.max_in_flight.clamp(1, 1_000_000);
+        let modes = if !load.rate.is_empty() {
+            load.rate.iter().map(|&rate| Mode::Open { rate: rate.max(1), max_in_flight }).collect()
+        } else if !load.concurrency.is_empty() {
+            load.concurrency.iter().map(|&c| Mode::Closed(c.max(1))).collect()
+        } else {
+            concurrency.iter().map(|&c| Mode::Closed(c)).collect()
         };
-        for &c in levels {
-            eprintln!("running {server} / {workload} / concurrency {c} for {seconds}s ...");
-            let m = match rate {
-                Some(r) => {
-                    load::open(prepared.clone(), r, Duration::from_secs(seconds), 10_000).await
-                }
-                None => load::closed(prepared.clone(), c, Duration::from_secs(seconds)).await,
-            };
-            rows.push(Row::new(
-                server,
-                workload,
-                if rate.is_some() { 0 } else { c },
-                prepared.scoped,
-                &m,
-            ));
+        Settings {
+            workloads: if load.workload.is_empty() {
+                workloads.iter().map(|w| w.to_string()).collect()
+            } else {
+                load.workload.clone()
+            },
+            modes,
+            duration: load.duration.or(load.seconds.map(Duration::from_secs)).unwrap_or(duration),
+            warmup: load.warmup.unwrap_or(warmup),
+            max_requests: load.max_requests,
+            database: load.database.clone(),
         }
     }
-    rows
+
+    fn describe(&self, report: &mut Report) {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        report.meta.insert("date".into(), now.to_string());
+        let mode = match self.modes.first() {
+            Some(Mode::Open { max_in_flight, .. }) => {
+                format!(
+                    "open loop (latency from the scheduled send time, at most {max_in_flight} in flight)"
+                )
+            }
+            _ => "closed loop".into(),
+        };
+        report.meta.insert("load".into(), mode);
+        report.meta.insert(
+            "each run".into(),
+            format!(
+                "{} measured after {} warm-up{}",
+                humantime::format_duration(self.duration),
+                humantime::format_duration(self.warmup),
+                self.max_requests.map(|n| format!(", at most {n} requests")).unwrap_or_default()
+            ),
+        );
+    }
 }
 
-fn write_json(path: &Option<PathBuf>, rows: &[Row]) -> Result<()> {
-    if let Some(p) = path {
-        std::fs::write(p, serde_json::to_vec_pretty(rows)?)
-            .with_context(|| format!("writing {}", p.display()))?;
+/// The progress display: one line for the whole invocation, one for the current run.
+pub struct Progress {
+    multi: MultiProgress,
+    overall: ProgressBar,
+}
+
+impl Progress {
+    fn new(total_runs: u64) -> Progress {
+        let multi = MultiProgress::new();
+        let overall = multi.add(ProgressBar::new(total_runs));
+        if let Ok(style) =
+            ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} runs, {elapsed}")
+        {
+            overall.set_style(style.progress_chars("=> "));
+        }
+        overall.set_prefix("total");
+        Progress { multi, overall }
+    }
+
+    /// Prints a line above the bars (or plainly when stderr is not a terminal).
+    pub fn say(&self, line: &str) {
+        self.multi.suspend(|| eprintln!("{line}"));
+    }
+
+    fn run_bar(&self, label: &str, length: Duration) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new(length.as_millis() as u64));
+        if let Ok(style) = ProgressStyle::with_template("{prefix:>8} [{bar:30}] {msg} {wide_msg}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix("run");
+        bar.set_message(label.to_string());
+        bar
+    }
+}
+
+/// Sets `workload` up on `root`'s server, or records it as unsupported there.
+pub async fn prepare(
+    root: &Api,
+    server: &str,
+    storage: &str,
+    workload: &str,
+    settings: &Settings,
+    report: &mut Report,
+    progress: &Progress,
+) -> Option<Arc<Prepared>> {
+    let env =
+        Env { root, database: settings.database.as_deref(), max_requests: settings.max_requests };
+    match workloads::prepare(workload, &env).await {
+        Ok(p) => {
+            if let Some(note) = p.scope.note() {
+                progress.say(&format!("{server}: {workload}: scoped: false: {note}"));
+            }
+            Some(Arc::new(p))
+        }
+        Err(e) => {
+            let reason = format!("unsupported: {e:#}");
+            progress.say(&format!("{server} ({storage}): {workload}: {reason} (skipped)"));
+            report.unsupported.push(Unsupported {
+                server: server.into(),
+                storage: storage.into(),
+                workload: workload.into(),
+                reason,
+            });
+            None
+        }
+    }
+}
+
+/// Warms up, then measures one run and returns its row.
+pub async fn measure(
+    prepared: Arc<Prepared>,
+    (server, storage, workload): (&str, &str, &str),
+    mode: Mode,
+    settings: &Settings,
+    progress: &Progress,
+) -> Row {
+    let level = match mode {
+        Mode::Closed(c) => format!("concurrency {c}"),
+        Mode::Open { rate, .. } => format!("{rate} req/s"),
+    };
+    let label = format!("{server} {storage} {workload} {level}");
+    // A pool made during setup (lease-revoke) is not spent on warming up.
+    if !settings.warmup.is_zero() && prepared.limit.is_none() {
+        let bar = progress.run_bar(&format!("{label} (warm-up)"), settings.warmup);
+        let plan = Plan { mode, duration: settings.warmup, max_requests: settings.max_requests };
+        runner::run(prepared.clone(), plan, &bar).await;
+        bar.finish_and_clear();
+    }
+    let bar = progress.run_bar(&label, settings.duration);
+    let plan = Plan { mode, duration: settings.duration, max_requests: settings.max_requests };
+    let measured = runner::run(prepared.clone(), plan, &bar).await;
+    bar.finish_and_clear();
+    progress.overall.inc(1);
+    let row = Row::new(server, storage, workload, mode, &prepared.scope, &measured);
+    progress.say(&format!(
+        "{label}: {:.0} req/s, p99 {:.2} ms, {} ok, errors {:?}",
+        row.throughput, row.p99_ms, row.requests, row.errors
+    ));
+    row
+}
+
+/// Writes the report where asked and prints the Markdown.
+fn emit(report: &Report, load: Option<&Load>) -> Result<()> {
+    let markdown = report.markdown();
+    println!("{markdown}");
+    if let Some(path) = load.and_then(|l| l.json.as_ref()) {
+        std::fs::write(path, serde_json::to_vec_pretty(report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = load.and_then(|l| l.markdown.as_ref()) {
+        std::fs::write(path, &markdown).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
 
-async fn main_async(cli: Cli) -> Result<()> {
-    match cli.command {
-        Cmd::Run { addr, token, workload, concurrency, rate, seconds, json } => {
-            let root = root_client(&addr, &token)?;
-            let levels: Vec<usize> =
-                list(&concurrency).iter().filter_map(|c| c.parse().ok()).collect();
-            let rows = run_all("server", &root, &list(&workload), &levels, rate, seconds).await;
-            println!("{}", report::markdown(&rows));
-            write_json(&json, &rows)
+async fn run(args: args::RunArgs) -> Result<()> {
+    let settings =
+        Settings::new(&args.load, &["kv2-read"], &[32], Duration::from_secs(10), Duration::ZERO);
+    let root = Api::new(&args.target.addr, Some(&args.target.token))?;
+    let mut report = Report::default();
+    report.meta.insert("server".into(), format!("{} ({})", args.label, args.target.addr));
+    settings.describe(&mut report);
+    let progress = Progress::new((settings.workloads.len() * settings.modes.len()) as u64);
+    for workload in &settings.workloads {
+        let Some(p) =
+            prepare(&root, &args.label, "-", workload, &settings, &mut report, &progress).await
+        else {
+            progress.overall.inc(settings.modes.len() as u64);
+            continue;
+        };
+        for &mode in &settings.modes {
+            report.rows.push(
+                measure(p.clone(), (&args.label, "-", workload), mode, &settings, &progress).await,
+            );
         }
-        Cmd::Raw => {
-            let raw = raw::ec_p256_keygen_and_sign_per_second(Duration::from_secs(3));
-            println!("Raw EC P-256 keygen+sign on one thread (aws-lc-rs): {raw:.0}/s");
-            Ok(())
-        }
-        Cmd::Smoke { addr, token } => {
-            let root = root_client(&addr, &token)?;
-            let all: Vec<String> = workloads::ALL.iter().map(|s| s.to_string()).collect();
-            let rows = run_all("server", &root, &all, &[4], None, 1).await;
-            println!("{}", report::markdown(&rows));
-            let broken: Vec<&Row> = rows.iter().filter(|r| r.requests == 0).collect();
-            if !broken.is_empty() || rows.is_empty() {
-                bail!(
-                    "workloads with no successful request: {:?}",
-                    broken.iter().map(|r| &r.workload).collect::<Vec<_>>()
-                );
+    }
+    progress.overall.finish_and_clear();
+    emit(&report, Some(&args.load))
+}
+
+/// Waits until the server answers sys/health with 200.
+async fn wait_healthy(root: &Api, within: Duration) -> Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        match root.get("sys/health").await {
+            Ok(reply) if reply.status.as_u16() == 200 => return Ok(()),
+            _ if Instant::now() > deadline => {
+                bail!("the server did not answer sys/health with 200 within {within:?}")
             }
-            Ok(())
-        }
-        Cmd::Compare { coffer, workload, concurrency, seconds, json } => {
-            let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-            let coffer = coffer.unwrap_or_else(|| workspace.join("target/release/coffer"));
-            let bao = compare::find_bao(&workspace)?;
-            compare::pin_self();
-            let c = compare::start_coffer(&coffer).await?;
-            let o = compare::start_openbao(&bao).await?;
-            let (c_idle, _) = compare::memory_kib(&c);
-            let (o_idle, _) = compare::memory_kib(&o);
-            let levels: Vec<usize> =
-                list(&concurrency).iter().filter_map(|c| c.parse().ok()).collect();
-            let mut rows = Vec::new();
-            for w in list(&workload) {
-                rows.extend(
-                    run_all("coffer", &c.root, std::slice::from_ref(&w), &levels, None, seconds)
-                        .await,
-                );
-                rows.extend(
-                    run_all("openbao", &o.root, std::slice::from_ref(&w), &levels, None, seconds)
-                        .await,
-                );
-            }
-            let (_, c_peak) = compare::memory_kib(&c);
-            let (_, o_peak) = compare::memory_kib(&o);
-            println!("{}", report::markdown(&rows));
-            println!("{}", report::ratios(&rows));
-            let size = |p: &std::path::Path| {
-                std::fs::metadata(p).map(|m| m.len() / 1024 / 1024).unwrap_or(0)
-            };
-            println!(
-                "| server | start-to-serving | idle RSS | peak RSS | binary |\n|---|---|---|---|---|"
-            );
-            println!(
-                "| coffer | {:.0} ms | {} MiB | {} MiB | {} MiB |",
-                c.start_to_serving.as_secs_f64() * 1000.0,
-                c_idle / 1024,
-                c_peak / 1024,
-                size(&coffer)
-            );
-            println!(
-                "| openbao | {:.0} ms | {} MiB | {} MiB | {} MiB |",
-                o.start_to_serving.as_secs_f64() * 1000.0,
-                o_idle / 1024,
-                o_peak / 1024,
-                size(&bao)
-            );
-            let raw = raw::ec_p256_keygen_and_sign_per_second(Duration::from_secs(3));
-            println!("\nRaw EC P-256 keygen+sign on this core (aws-lc-rs, one thread): {raw:.0}/s");
-            write_json(&json, &rows)
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let runtime =
-        match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return std::process::ExitCode::from(1);
-            }
+async fn smoke(args: SmokeArgs) -> Result<()> {
+    let root = Api::new(&args.target.addr, Some(&args.target.token))?;
+    wait_healthy(&root, args.wait).await?;
+    let settings = Settings {
+        workloads: workloads::ALL.iter().map(|(n, _)| n.to_string()).collect(),
+        modes: vec![Mode::Closed(4)],
+        duration: args.duration,
+        warmup: Duration::ZERO,
+        max_requests: None,
+        database: args.database,
+    };
+    let mut report = Report::default();
+    report.meta.insert("smoke".into(), "every workload for a moment; no speed is asserted".into());
+    let progress = Progress::new(settings.workloads.len() as u64);
+    for workload in &settings.workloads {
+        let Some(p) =
+            prepare(&root, "server", "-", workload, &settings, &mut report, &progress).await
+        else {
+            progress.overall.inc(1);
+            continue;
         };
-    match runtime.block_on(main_async(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        report.rows.push(
+            measure(p, ("server", "-", workload), Mode::Closed(4), &settings, &progress).await,
+        );
+    }
+    progress.overall.finish_and_clear();
+    emit(&report, None)?;
+    let failed: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| r.requests == 0 || !r.errors.is_empty())
+        .map(|r| format!("{} ({} ok, errors {:?})", r.workload, r.requests, r.errors))
+        .collect();
+    if report.rows.is_empty() {
+        bail!("no workload could be set up");
+    }
+    if !failed.is_empty() {
+        bail!("workloads with failed requests: {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+/// Re-runs this process under `taskset -c 1` so every thread of the load generator stays off
+/// the servers' CPU. Returns only if that is not possible (one CPU, no taskset, or done).
+fn pin_load_generator() -> bool {
+    if std::env::var_os("COFFER_BENCH_PINNED").is_some() {
+        return true;
+    }
+    if std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) < 2 {
+        return false;
+    }
+    let Ok(me) = std::env::current_exe() else { return false };
+    use std::os::unix::process::CommandExt as _;
+    let error = std::process::Command::new("taskset")
+        .arg("-c")
+        .arg("1")
+        .arg(&me)
+        .args(std::env::args_os().skip(1))
+        .env("COFFER_BENCH_PINNED", "1")
+        .exec();
+    eprintln!("warning: could not pin the load generator with taskset ({error}); running unpinned");
+    false
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let pinned = match &cli.command {
+        Command::Compare(c) if !c.no_pin => pin_load_generator(),
+        _ => false,
+    };
+    // One worker per CPU this process may use: under `taskset -c 1` that is a single thread.
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let work = async move {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::Smoke(args) => smoke(args).await,
+            Command::Compare(args) => compare::run(args, pinned).await,
+            Command::Raw => {
+                let raw = raw::ec_p256_keygen_and_sign_per_second(Duration::from_secs(3));
+                println!("Raw EC P-256 keygen+sign on one thread (aws-lc-rs): {raw:.0}/s");
+                Ok(())
+            }
+            Command::Workloads => {
+                for (name, what) in workloads::ALL {
+                    println!("{name:<24} {what}");
+                }
+                Ok(())
+            }
+        }
+    };
+    // Ctrl-C drops `work`, and with it every server process it started (killed on drop).
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = work => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    });
+    drop(runtime);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::from(1)
+            ExitCode::FAILURE
         }
     }
+}
+
+/// The workspace root, for default binary locations.
+pub fn workspace() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
