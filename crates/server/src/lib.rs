@@ -53,8 +53,13 @@ pub fn registry() -> Registry {
     Registry::new()
         .secrets("kv", coffer_kv::factory)
         .secrets("pki", coffer_pki::factory)
+        .secrets("database", coffer_database::factory)
         .auth("approle", coffer_approle::factory)
         .auth("userpass", coffer_userpass::factory)
+        .auth("jwt", coffer_jwt::factory)
+        .auth("oidc", coffer_jwt::factory)
+        .auth("kubernetes", coffer_kubernetes::factory)
+        .auth("cert", coffer_cert_auth::factory)
 }
 
 /// Opens the configured storage; returns it with the name `sys/seal-status` reports.
