@@ -29,6 +29,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// The machine's issue ceiling: EC P-256 keygen+sign per second on one thread.
     Raw,
+    /// Times a full CRL rebuild with many revoked, unexpired certificates.
+    Crl(CrlArgs),
     /// Lists the workloads.
     Workloads,
 }
@@ -97,6 +99,23 @@ pub struct RunArgs {
     /// Label for the server in the report.
     #[arg(long, default_value = "server")]
     pub label: String,
+}
+
+/// `coffer-bench crl`.
+#[derive(Debug, Clone, Args)]
+pub struct CrlArgs {
+    /// The server.
+    #[command(flatten)]
+    pub target: Target,
+    /// How many certificates to issue and revoke first.
+    #[arg(long, default_value_t = 100_000)]
+    pub revoked: usize,
+    /// Requests in flight while issuing and revoking.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// How many rebuilds to time.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
 }
 
 /// `coffer-bench smoke`.

@@ -6,6 +6,7 @@
 mod args;
 mod client;
 mod compare;
+mod crl;
 mod raw;
 mod report;
 mod runner;
@@ -340,6 +341,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run(args).await,
             Command::Smoke(args) => smoke(args).await,
             Command::Compare(args) => compare::run(args, pinned).await,
+            Command::Crl(args) => crl::run(args).await,
             Command::Raw => {
                 let raw = raw::ec_p256_keygen_and_sign_per_second(Duration::from_secs(3));
                 println!("Raw EC P-256 keygen+sign on one thread (aws-lc-rs): {raw:.0}/s");

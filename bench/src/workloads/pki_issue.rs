@@ -5,7 +5,7 @@ use anyhow::Result;
 use http::Method;
 use serde_json::json;
 
-use super::{Prepared, scoped};
+use super::{Background, Prepared, scoped};
 use crate::client::{Api, Call};
 
 /// Which role.
@@ -66,4 +66,30 @@ pub async fn prepare(root: &Api, kind: Kind) -> Result<Prepared> {
             json!({ "common_name": format!("svc-{}.bench.internal", i % 1000), "ttl": "5m" });
         Call::json(Method::PUT, path.clone(), &body)
     }))
+}
+
+/// RSA issues kept in flight beside `pki-issue-ec-beside-rsa`.
+const RSA_BESIDE: usize = 4;
+
+/// EC P-256 issue, measured while RSA-2048 issues run beside it without pause: the server must
+/// keep RSA key generation from starving the EC requests (compare its p99 with `pki-issue-ec`).
+pub async fn prepare_beside_rsa(root: &Api) -> Result<Prepared> {
+    let rsa = std::sync::Arc::new(prepare(root, Kind::Rsa).await?);
+    let mut ec = prepare(root, Kind::Ec).await?;
+    let task = tokio::spawn(async move {
+        let mut senders = tokio::task::JoinSet::new();
+        for worker in 0..RSA_BESIDE {
+            let rsa = rsa.clone();
+            senders.spawn(async move {
+                let mut i = worker as u64;
+                loop {
+                    let _ = rsa.api.send(&(rsa.next)(i)).await;
+                    i += RSA_BESIDE as u64;
+                }
+            });
+        }
+        while senders.join_next().await.is_some() {}
+    });
+    ec.background = Some(Background(task.abort_handle()));
+    Ok(ec)
 }

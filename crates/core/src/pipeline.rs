@@ -102,6 +102,8 @@ impl Core {
             remote_addr: req.remote_addr,
             wrap_requested: req.wrap_ttl.is_some(),
             peer_certificates: req.peer_certificates,
+            default_lease_ttl: mounted.entry.config.effective_default_ttl(),
+            max_lease_ttl: mounted.entry.config.effective_max_ttl(),
         };
         let Some(entry) = token else { return Ok(backend_request) };
         if !unauthenticated

@@ -54,6 +54,10 @@ pub struct BackendRequest {
     pub wrap_requested: bool,
     /// The TLS client certificate chain of the connection (DER, leaf first; unverified).
     pub peer_certificates: std::sync::Arc<Vec<Vec<u8>>>,
+    /// The mount's default lease TTL in force, seconds (tuned, else the system's; 0 unknown).
+    pub default_lease_ttl: i64,
+    /// The mount's maximum lease TTL in force, seconds (tuned, else the system's; 0 unknown).
+    pub max_lease_ttl: i64,
 }
 
 impl BackendRequest {
@@ -72,6 +76,8 @@ impl BackendRequest {
             remote_addr: None,
             wrap_requested: false,
             peer_certificates: std::sync::Arc::new(Vec::new()),
+            default_lease_ttl: 0,
+            max_lease_ttl: 0,
         }
     }
 }

@@ -207,6 +207,15 @@ impl<S: Send + Sync + 'static> Backend for Router<S> {
     }
 
     async fn exists(&self, req: &BackendRequest) -> Result<Option<bool>> {
+        // Most paths have no existence check: find out before copying the request.
+        let has_check = self
+            .paths
+            .iter()
+            .find(|(path, _)| path.pattern.matches(&req.path).is_some())
+            .is_some_and(|(path, _)| path.existence.is_some());
+        if !has_check {
+            return Ok(None);
+        }
         let (path, req) = match self.route(req.clone()) {
             Ok(found) => found,
             Err(_) => return Ok(None),

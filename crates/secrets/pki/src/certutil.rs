@@ -20,19 +20,34 @@ pub(crate) fn new_serial() -> Vec<u8> {
     }
 }
 
-fn strip_zeros(bytes: &[u8]) -> &[u8] {
+pub(crate) fn strip_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
     bytes.get(start..).unwrap_or(bytes)
 }
 
 /// The serial as Vault prints it: lower-case hex bytes joined by `:`, no leading zero bytes.
 pub(crate) fn serial_colon(bytes: &[u8]) -> String {
-    strip_zeros(bytes).iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    serial_hex(bytes, ':')
 }
 
 /// The serial as it appears in storage keys (`aa-bb-...`).
 pub(crate) fn serial_key(bytes: &[u8]) -> String {
-    serial_colon(bytes).replace(':', "-")
+    serial_hex(bytes, '-')
+}
+
+/// Lower-case hex pairs without leading zero bytes, joined by `separator`.
+fn serial_hex(bytes: &[u8], separator: char) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let bytes = strip_zeros(bytes);
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, byte) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(separator);
+        }
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 /// Parses a serial as clients send it: colon- or hyphen-separated hex, or plain hex.
@@ -85,8 +100,6 @@ pub(crate) struct CertInfo {
     pub der: Vec<u8>,
     /// Serial bytes without leading zeros.
     pub serial: Vec<u8>,
-    /// Validity start, unix seconds.
-    pub not_before: i64,
     /// Validity end, unix seconds.
     pub not_after: i64,
     /// DER of the subject name.
@@ -120,7 +133,6 @@ impl CertInfo {
         let mut info = CertInfo {
             der: der.get(..der.len() - rest.len()).unwrap_or(der).to_vec(),
             serial: strip_zeros(cert.raw_serial()).to_vec(),
-            not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
             subject: cert.subject().as_raw().to_vec(),
             issuer: cert.issuer().as_raw().to_vec(),

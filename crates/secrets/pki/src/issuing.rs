@@ -143,6 +143,10 @@ pub(crate) struct TtlInput {
     pub role_max: i64,
     /// How far NotBefore is backdated.
     pub backdate: i64,
+    /// The mount's default TTL (0 = Vault's system default, 768h).
+    pub mount_default: i64,
+    /// The mount's maximum TTL, the cap when the role has none (0 = no cap).
+    pub mount_max: i64,
 }
 
 /// How a validity past the issuer's NotAfter is handled.
@@ -168,7 +172,8 @@ impl PastIssuer {
 }
 
 /// Applies the TTL rules: requested TTL, else role TTL, else the mount default; capped at the
-/// role's max with a warning; `not_after` wins when given; then the issuer's NotAfter.
+/// role's max (else the mount's) with a warning; `not_after` wins when given; then the issuer's
+/// NotAfter.
 pub(crate) fn validity(
     now: i64,
     input: TtlInput,
@@ -178,15 +183,16 @@ pub(crate) fn validity(
     let mut warnings = Vec::new();
     let mut ttl = if input.requested > 0 { input.requested } else { input.role_ttl };
     if ttl <= 0 {
-        ttl = MOUNT_DEFAULT_TTL;
+        ttl = if input.mount_default > 0 { input.mount_default } else { MOUNT_DEFAULT_TTL };
     }
-    if input.role_max > 0 && ttl > input.role_max {
+    let max = if input.role_max > 0 { input.role_max } else { input.mount_max };
+    if max > 0 && ttl > max {
         warnings.push(format!(
             "TTL {:?} is longer than permitted maxTTL {:?}, so maxTTL is being used",
             format_go_duration(ttl),
-            format_go_duration(input.role_max)
+            format_go_duration(max)
         ));
-        ttl = input.role_max;
+        ttl = max;
     }
     let mut not_after = if input.not_after > 0 { input.not_after } else { now.saturating_add(ttl) };
     if let Some(limit) = issuer_not_after {
@@ -211,12 +217,14 @@ pub(crate) fn validity(
     Ok(Validity { not_before, not_after, warnings })
 }
 
-/// Reads `ttl` and `not_after` of a request into a [`TtlInput`].
+/// Reads `ttl` and `not_after` of a request, and its mount's TTLs, into a [`TtlInput`].
 pub(crate) fn ttl_input(req: &Req) -> Result<TtlInput> {
     let not_after = req.str("not_after")?;
     Ok(TtlInput {
         requested: req.duration("ttl")?,
         not_after: if not_after.is_empty() { 0 } else { parse_rfc3339(&not_after)? },
+        mount_default: req.inner.default_lease_ttl,
+        mount_max: req.inner.max_lease_ttl,
         ..Default::default()
     })
 }
@@ -363,16 +371,38 @@ pub(crate) fn ca_basic_constraints_extension() -> Result<CustomExtension> {
     Ok(ext(&[2, 5, 29, 19], true, value))
 }
 
+/// A leaf just signed, with the facts its response and its stored entry need (so it is not
+/// parsed back).
+#[derive(Debug, Clone)]
+pub(crate) struct SignedLeaf {
+    /// The certificate.
+    pub der: Vec<u8>,
+    /// Its serial, without leading zero bytes.
+    pub serial: Vec<u8>,
+    /// Validity start, unix seconds.
+    pub not_before: i64,
+    /// Validity end, unix seconds.
+    pub not_after: i64,
+}
+
 impl Template {
     /// The rcgen parameters for a certificate over `public_key`.
     pub(crate) fn to_params(&self, public_key: &impl PublicKeyData) -> Result<CertificateParams> {
+        let serial = if self.serial.is_empty() { new_serial() } else { self.serial.clone() };
+        self.to_params_with_serial(public_key, &serial)
+    }
+
+    fn to_params_with_serial(
+        &self,
+        public_key: &impl PublicKeyData,
+        serial: &[u8],
+    ) -> Result<CertificateParams> {
         let mut params = CertificateParams::default();
         params.distinguished_name = self.subject.to_dn()?;
         params.subject_alt_names = self.sans.to_rcgen()?;
         params.not_before = to_datetime(self.not_before)?;
         params.not_after = to_datetime(self.not_after)?;
-        let serial = if self.serial.is_empty() { new_serial() } else { self.serial.clone() };
-        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        params.serial_number = Some(SerialNumber::from_slice(serial));
         params.key_usages = self.key_usage.clone();
         params.extended_key_usages = self.ext_key_usage.clone();
         params.is_ca = match self.ca {
@@ -422,13 +452,30 @@ impl Template {
         issuer: &SigningIssuer,
         signature_bits: i64,
     ) -> Result<Vec<u8>> {
-        let mut params = self.to_params(public_key)?;
+        Ok(self.sign_leaf(public_key, issuer, signature_bits)?.der)
+    }
+
+    /// Signs a certificate over `public_key` with `issuer`, returning its serial and validity
+    /// along with it.
+    pub(crate) fn sign_leaf(
+        &self,
+        public_key: &impl PublicKeyData,
+        issuer: &SigningIssuer,
+        signature_bits: i64,
+    ) -> Result<SignedLeaf> {
+        let serial = if self.serial.is_empty() { new_serial() } else { self.serial.clone() };
+        let mut params = self.to_params_with_serial(public_key, &serial)?;
         params.use_authority_key_identifier_extension = true;
         let signer = issuer.rcgen(signature_bits)?;
         let cert = params
             .signed_by(public_key, &*signer)
             .map_err(|e| Error::internal(format!("unable to sign certificate: {e}")))?;
-        Ok(cert.der().to_vec())
+        Ok(SignedLeaf {
+            der: cert.der().to_vec(),
+            serial: crate::certutil::strip_zeros(&serial).to_vec(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+        })
     }
 
     /// A self-signed certificate for `key`.
@@ -474,6 +521,14 @@ mod tests {
         assert_eq!(v.map(|v| v.not_after), Some(now + 3600));
         let v = validity(now, TtlInput::default(), None, PastIssuer::Err).ok();
         assert_eq!(v.map(|v| v.not_after), Some(now + MOUNT_DEFAULT_TTL));
+        let tuned = TtlInput { mount_default: 60, mount_max: 120, ..Default::default() };
+        let v = validity(now, tuned, None, PastIssuer::Err).ok();
+        assert_eq!(v.map(|v| (v.not_after, v.warnings.len())), Some((now + 60, 0)));
+        let v = validity(now, TtlInput { requested: 600, ..tuned }, None, PastIssuer::Err).ok();
+        assert_eq!(v.map(|v| (v.not_after, v.warnings.len())), Some((now + 120, 1)));
+        let role = TtlInput { requested: 600, role_max: 300, ..tuned };
+        let v = validity(now, role, None, PastIssuer::Err).ok();
+        assert_eq!(v.map(|v| v.not_after), Some(now + 300));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, ECDSA_P521_SHA512_ASN1_SIGNING,
     EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
@@ -13,6 +14,7 @@ use der::asn1::OctetString;
 use rcgen::{KeyPair, PublicKeyData, SignatureAlgorithm};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::pem;
@@ -156,6 +158,33 @@ pub(crate) struct PrivateKey {
     /// Its type and size.
     pub spec: KeySpec,
     pkcs8: Zeroizing<Vec<u8>>,
+    /// For a key generated here: its public key and traditional encoding, taken from the
+    /// generated key pair so that issuing never parses the key back.
+    generated: Option<Arc<Generated>>,
+}
+
+/// What key generation knows besides the PKCS#8 form.
+struct Generated {
+    public: PublicKey,
+    /// SEC1 `EC PRIVATE KEY` DER (EC keys only).
+    sec1: Option<Zeroizing<Vec<u8>>>,
+}
+
+/// A public key as rcgen puts it into a certificate.
+#[derive(Debug, Clone)]
+pub(crate) struct PublicKey {
+    alg: &'static SignatureAlgorithm,
+    bytes: Vec<u8>,
+}
+
+impl PublicKeyData for PublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.alg
+    }
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -180,18 +209,19 @@ struct PrivateKeyInfo {
 }
 
 impl PrivateKey {
-    /// Generates a key; RSA runs on the blocking pool (it takes ~100 ms per 2048-bit key).
+    /// Generates a key; RSA runs on the low-priority key generation threads (it takes ~100 ms
+    /// per 2048-bit key).
     pub(crate) async fn generate(spec: KeySpec) -> Result<Self> {
         match spec.kind {
-            KeyType::Rsa => tokio::task::spawn_blocking(move || Self::generate_now(spec))
-                .await
-                .map_err(|_| Error::internal("key generation task failed"))?,
+            KeyType::Rsa => crate::slow_keygen::run(move || Self::generate_now(spec)).await?,
             _ => Self::generate_now(spec),
         }
     }
 
     fn generate_now(spec: KeySpec) -> Result<Self> {
-        let pkcs8: Vec<u8> = match spec.kind {
+        let alg = spec.signature_alg(0);
+        let public = |bytes: &[u8]| PublicKey { alg, bytes: bytes.to_vec() };
+        let (pkcs8, generated): (Vec<u8>, Generated) = match spec.kind {
             KeyType::Rsa => {
                 let size = match spec.bits {
                     3072 => KeySize::Rsa3072,
@@ -201,23 +231,30 @@ impl PrivateKey {
                 };
                 let key = RsaKeyPair::generate(size).map_err(keygen_failed)?;
                 let der: Pkcs8V1Der<'static> = key.as_der().map_err(keygen_failed)?;
-                der.as_ref().to_vec()
+                let generated = Generated { public: public(key.public_key().as_ref()), sec1: None };
+                (der.as_ref().to_vec(), generated)
             }
             KeyType::Ec => {
                 let key = EcdsaKeyPair::generate(spec.ec_alg()?).map_err(keygen_failed)?;
-                key.to_pkcs8v1().map_err(keygen_failed)?.as_ref().to_vec()
+                let sec1 = key.private_key().as_der().map_err(keygen_failed)?;
+                let generated = Generated {
+                    public: public(key.public_key().as_ref()),
+                    sec1: Some(Zeroizing::new(sec1.as_ref().to_vec())),
+                };
+                (key.to_pkcs8v1().map_err(keygen_failed)?.as_ref().to_vec(), generated)
             }
             KeyType::Ed25519 => {
                 let key = Ed25519KeyPair::generate().map_err(keygen_failed)?;
-                key.to_pkcs8v1().map_err(keygen_failed)?.as_ref().to_vec()
+                let generated = Generated { public: public(key.public_key().as_ref()), sec1: None };
+                (key.to_pkcs8v1().map_err(keygen_failed)?.as_ref().to_vec(), generated)
             }
         };
-        Ok(PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8) })
+        Ok(PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8), generated: Some(Arc::new(generated)) })
     }
 
     /// A key from stored PKCS#8 DER whose type is known.
     pub(crate) fn from_pkcs8(spec: KeySpec, pkcs8: Vec<u8>) -> Self {
-        PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8) }
+        PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8), generated: None }
     }
 
     /// Parses a private key from DER in any of the usual encodings: PKCS#8, PKCS#1 (RSA) or
@@ -228,7 +265,7 @@ impl PrivateKey {
             let bits = (key.public_modulus_len() * 8) as u32;
             let pkcs8: Pkcs8V1Der<'static> = key.as_der().map_err(|_| bad())?;
             let spec = KeySpec { kind: KeyType::Rsa, bits };
-            return Ok(PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8.as_ref().to_vec()) });
+            return Ok(Self::from_pkcs8(spec, pkcs8.as_ref().to_vec()));
         }
         for bits in [256u32, 384, 521] {
             let spec = KeySpec { kind: KeyType::Ec, bits };
@@ -237,13 +274,13 @@ impl PrivateKey {
                 .or_else(|_| EcdsaKeyPair::from_private_key_der(alg, der));
             if let Ok(key) = parsed {
                 let pkcs8 = key.to_pkcs8v1().map_err(|_| bad())?;
-                return Ok(PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8.as_ref().to_vec()) });
+                return Ok(Self::from_pkcs8(spec, pkcs8.as_ref().to_vec()));
             }
         }
         if let Ok(key) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
             let pkcs8 = key.to_pkcs8v1().map_err(|_| bad())?;
             let spec = KeySpec { kind: KeyType::Ed25519, bits: 0 };
-            return Ok(PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8.as_ref().to_vec()) });
+            return Ok(Self::from_pkcs8(spec, pkcs8.as_ref().to_vec()));
         }
         Err(bad())
     }
@@ -275,6 +312,9 @@ impl PrivateKey {
                 Ok(("RSA PRIVATE KEY", inner))
             }
             (KeyFormat::Traditional, KeyType::Ec) => {
+                if let Some(sec1) = self.generated.as_ref().and_then(|g| g.sec1.as_ref()) {
+                    return Ok(("EC PRIVATE KEY", sec1.clone()));
+                }
                 let key = EcdsaKeyPair::from_pkcs8(self.spec.ec_alg()?, &self.pkcs8)
                     .map_err(|_| failed())?;
                 let der = key.private_key().as_der().map_err(|_| failed())?;
@@ -299,6 +339,15 @@ impl PrivateKey {
         let der = PrivatePkcs8KeyDer::from(self.pkcs8.as_slice());
         KeyPair::from_pkcs8_der_and_sign_algo(&der, self.spec.signature_alg(signature_bits))
             .map_err(|e| Error::internal(format!("unable to load the private key: {e}")))
+    }
+
+    /// The public key, for a certificate over this key.
+    pub(crate) fn public_key(&self) -> Result<PublicKey> {
+        if let Some(generated) = &self.generated {
+            return Ok(generated.public.clone());
+        }
+        let signer = self.signer(0)?;
+        Ok(PublicKey { alg: signer.algorithm(), bytes: signer.der_bytes().to_vec() })
     }
 
     /// The DER `SubjectPublicKeyInfo` of the key.
@@ -341,7 +390,14 @@ mod tests {
                 let back = PrivateKey::from_pem(&pem).ok().map(|k| k.spec);
                 assert_eq!(back, Some(spec), "{t} {b} {format:?}");
             }
-            assert!(key.signer(0).is_ok());
+            let signer = key.signer(0).ok();
+            let reimported = signer.as_ref().map(|s| (s.der_bytes().to_vec(), s.algorithm()));
+            let generated = key.public_key().ok().map(|p| (p.der_bytes().to_vec(), p.algorithm()));
+            assert_eq!(generated, reimported, "{t} {b} public key");
+            let traditional = key.to_der(KeyFormat::Traditional).ok().map(|(l, d)| (l, d.to_vec()));
+            let stored = PrivateKey::from_pkcs8(spec, key.pkcs8().to_vec());
+            let reparsed = stored.to_der(KeyFormat::Traditional).ok().map(|(l, d)| (l, d.to_vec()));
+            assert_eq!(traditional, reparsed, "{t} {b} traditional encoding");
         }
         assert!(KeySpec::parse("rsa", 1024).is_err());
         assert!(KeySpec::parse("ec", 255).is_err());

@@ -18,6 +18,7 @@
 //! `path_tidy.rs`, `crl.rs` and `ocsp.rs`.
 #![forbid(unsafe_code)]
 
+mod cache;
 mod certutil;
 mod crl;
 pub mod fuzzing;
@@ -38,12 +39,16 @@ mod path_roles;
 mod path_root;
 mod path_tidy;
 mod pem;
+mod slow_keygen;
 mod subject;
 
 use std::sync::Arc;
 
-use coffer_framework::{Backend, BackendConfig, Router, SpecialPaths};
-use coffer_types::Result;
+use async_trait::async_trait;
+use coffer_framework::{
+    Backend, BackendConfig, BackendRequest, Router, SecretRequest, SpecialPaths,
+};
+use coffer_types::{Response, Result, SecretLease};
 
 /// Per-mount state: locks that order the writes which must not interleave.
 pub struct PkiState {
@@ -58,6 +63,8 @@ pub struct PkiState {
     backend_uuid: String,
     /// When this engine instance started (unix seconds).
     started_at: i64,
+    /// Parsed roles and issuers for the issue path.
+    cache: cache::IssueCache,
 }
 
 impl PkiState {
@@ -68,6 +75,7 @@ impl PkiState {
             tidy: path_tidy::TidyTracker::default(),
             backend_uuid: coffer_types::new_uuid(),
             started_at: coffer_types::unix_now(),
+            cache: cache::IssueCache::default(),
         }
     }
 }
@@ -110,7 +118,7 @@ pub fn factory(config: BackendConfig) -> Result<Arc<dyn Backend>> {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(path_tidy::auto_tidy_loop(Arc::downgrade(&state), config.storage.clone()));
     }
-    let router = Router::new(state);
+    let router = Router::new(state.clone());
     let router = path_fetch::routes(router);
     let router = path_root::routes(router);
     let router = path_intermediate::routes(router);
@@ -121,5 +129,41 @@ pub fn factory(config: BackendConfig) -> Result<Arc<dyn Backend>> {
     let router = path_config::routes(router);
     let router = path_tidy::routes(router);
     let router = ocsp::routes(router);
-    Ok(Arc::new(router.special_paths(special_paths())))
+    Ok(Arc::new(PkiBackend { router: router.special_paths(special_paths()), state }))
+}
+
+/// The engine: its routes, with the issue cache dropped around every request that may change
+/// roles, issuers, keys or configuration.
+struct PkiBackend {
+    router: Router<PkiState>,
+    state: Arc<PkiState>,
+}
+
+#[async_trait]
+impl Backend for PkiBackend {
+    async fn handle(&self, req: BackendRequest) -> Result<Option<Response>> {
+        if !cache::changes_issuing(req.operation, &req.path) {
+            return self.router.handle(req).await;
+        }
+        self.state.cache.invalidate();
+        let result = self.router.handle(req).await;
+        self.state.cache.invalidate();
+        result
+    }
+
+    async fn exists(&self, req: &BackendRequest) -> Result<Option<bool>> {
+        self.router.exists(req).await
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        Backend::special_paths(&self.router)
+    }
+
+    async fn renew_secret(&self, req: SecretRequest) -> Result<SecretLease> {
+        self.router.renew_secret(req).await
+    }
+
+    async fn revoke_secret(&self, req: SecretRequest) -> Result<()> {
+        self.router.revoke_secret(req).await
+    }
 }

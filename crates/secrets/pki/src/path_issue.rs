@@ -9,19 +9,19 @@ use rcgen::ExtendedKeyUsagePurpose;
 use serde_json::{Value, json};
 
 use crate::PkiState;
-use crate::certutil::CertInfo;
+use crate::cache::IssuingContext;
+use crate::certutil::{CertInfo, serial_colon};
 use crate::issuers::SigningIssuer;
 use crate::issuing::{
-    PastIssuer, Sans, Subject, Template, TtlInput, effective_urls, parse_ext_key_usage,
+    PastIssuer, Sans, SignedLeaf, Subject, Template, TtlInput, parse_ext_key_usage,
     parse_key_usage, ttl_input, usages_for_key, validity,
 };
 use crate::keys::{KeyFormat, KeySpec, KeyType, PrivateKey};
-use crate::model::{self, UrlsConfig};
 use crate::names;
 use crate::output::Format;
 use crate::path_intermediate::{Csr, parse_csr};
-use crate::path_roles::{Role, load_role};
-use crate::path_root::{add_cn_to_sans, issuing_issuer, store_cert};
+use crate::path_roles::Role;
+use crate::path_root::{add_cn_to_sans, store_cert};
 
 fn leaf_fields(path: Path<PkiState>) -> Path<PkiState> {
     let strings = [
@@ -126,13 +126,14 @@ fn check_csr_key(role: &Role, key: KeySpec) -> Result<()> {
 
 /// Validates a leaf request against its role and builds the template (names, validity,
 /// usages, URLs). `csr` is the client's request for `sign/`.
-async fn plan_leaf(
+fn plan_leaf(
     req: &Req,
     role: &Role,
-    issuer: &SigningIssuer,
+    context: &IssuingContext,
     key: KeySpec,
     csr: Option<&Csr>,
 ) -> Result<(Template, Vec<String>)> {
+    let issuer = &context.issuer;
     let mut warnings = Vec::new();
     let display_name = req.inner.caller.display_name.clone();
     let given_cn = req.str("common_name")?.trim().to_string();
@@ -221,7 +222,6 @@ async fn plan_leaf(
             eku.push(purpose);
         }
     }
-    let urls: UrlsConfig = model::get_config(req.storage(), "urls").await?;
     let template = Template {
         subject,
         sans,
@@ -230,30 +230,28 @@ async fn plan_leaf(
         leaf_basic_constraints: role.basic_constraints_valid_for_non_ca,
         key_usage: usages_for_key(parse_key_usage(&role.key_usage)?, key.kind),
         ext_key_usage: eku,
-        urls: effective_urls(&urls, &issuer.entry),
+        urls: context.urls.clone(),
         policy_identifiers: role.policy_identifiers.clone(),
         ..Default::default()
     };
     Ok((template, warnings))
 }
 
-async fn issue(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
-    let role_name = req.capture("role").to_string();
-    let role = load_role(&req, &role_name).await?;
+async fn issue(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
+    let role = state.cache.role(&req, req.capture("role")).await?;
     let format = Format::parse(&req.str("format")?)?;
     let key_format = KeyFormat::parse(&req.str("private_key_format")?)?;
     let spec = issue_key_spec(&req, &role)?;
-    let issuer = issuing_issuer(&req, &issuer_for(&req, &role)).await?;
-    let (template, warnings) = plan_leaf(&req, &role, &issuer, spec, None).await?;
+    let context = state.cache.issuing(&req, &issuer_for(&req, &role)).await?;
+    let (template, warnings) = plan_leaf(&req, &role, &context, spec, None)?;
     let key = PrivateKey::generate(spec).await?;
-    let signer = key.signer(0)?;
-    let der = template.sign(&signer, &issuer, role.signature_bits)?;
-    finish(&req, Some(&role), &issuer, &der, Some((&key, key_format)), format, warnings).await
+    let leaf = template.sign_leaf(&key.public_key()?, &context.issuer, role.signature_bits)?;
+    let key = Some((&key, key_format));
+    finish(&req, Some(&role), &context.issuer, &leaf, key, format, warnings).await
 }
 
-async fn sign(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
-    let role_name = req.capture("role").to_string();
-    let role = load_role(&req, &role_name).await?;
+async fn sign(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
+    let role = state.cache.role(&req, req.capture("role")).await?;
     let format = Format::parse(&req.str("format")?)?;
     let csr_text = req.str("csr")?;
     if csr_text.trim().is_empty() {
@@ -261,15 +259,16 @@ async fn sign(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     }
     let csr = parse_csr(&csr_text)?;
     check_csr_key(&role, csr.key)?;
-    let issuer = issuing_issuer(&req, &issuer_for(&req, &role)).await?;
-    let (template, warnings) = plan_leaf(&req, &role, &issuer, csr.key, Some(&csr)).await?;
-    let der = template.sign(&csr.public_key, &issuer, role.signature_bits)?;
-    finish(&req, Some(&role), &issuer, &der, None, format, warnings).await
+    let context = state.cache.issuing(&req, &issuer_for(&req, &role)).await?;
+    let (template, warnings) = plan_leaf(&req, &role, &context, csr.key, Some(&csr))?;
+    let leaf = template.sign_leaf(&csr.public_key, &context.issuer, role.signature_bits)?;
+    finish(&req, Some(&role), &context.issuer, &leaf, None, format, warnings).await
 }
 
-async fn sign_verbatim(_state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
+async fn sign_verbatim(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     let role_name = req.capture("role").to_string();
-    let role = if role_name.is_empty() { None } else { Some(load_role(&req, &role_name).await?) };
+    let role =
+        if role_name.is_empty() { None } else { Some(state.cache.role(&req, &role_name).await?) };
     let format = Format::parse(&req.str("format")?)?;
     let csr_text = req.str("csr")?;
     if csr_text.trim().is_empty() {
@@ -286,9 +285,11 @@ async fn sign_verbatim(_state: Arc<PkiState>, req: Req) -> Result<Option<Respons
         (Some(role), _) => role.issuer_ref.clone(),
         (None, _) => "default".into(),
     };
-    let issuer = issuing_issuer(&req, &reference).await?;
+    let context = state.cache.issuing(&req, &reference).await?;
+    let issuer = &context.issuer;
     let defaults = Role::default();
-    let role_view = role.clone().unwrap_or_else(|| Role { ttl: 0, max_ttl: 0, ..defaults.clone() });
+    let role_view =
+        role.as_deref().cloned().unwrap_or_else(|| Role { ttl: 0, max_ttl: 0, ..defaults.clone() });
     let ttl = TtlInput {
         role_ttl: role_view.ttl,
         role_max: role_view.max_ttl,
@@ -299,7 +300,6 @@ async fn sign_verbatim(_state: Arc<PkiState>, req: Req) -> Result<Option<Respons
         validity(unix_now(), ttl, Some(issuer.cert.not_after), PastIssuer::of(&issuer.entry))?;
     let key_usage =
         if req.has("key_usage") { req.list("key_usage")? } else { defaults.key_usage.clone() };
-    let urls: UrlsConfig = model::get_config(req.storage(), "urls").await?;
     let template = Template {
         subject: csr.subject.clone(),
         sans: csr.sans.clone(),
@@ -311,11 +311,11 @@ async fn sign_verbatim(_state: Arc<PkiState>, req: Req) -> Result<Option<Respons
             &req.list("ext_key_usage")?,
             &req.list("ext_key_usage_oids")?,
         )?,
-        urls: effective_urls(&urls, &issuer.entry),
+        urls: context.urls.clone(),
         ..Default::default()
     };
-    let der = template.sign(&csr.public_key, &issuer, req.int("signature_bits")?)?;
-    finish(&req, role.as_ref(), &issuer, &der, None, format, window.warnings).await
+    let leaf = template.sign_leaf(&csr.public_key, issuer, req.int("signature_bits")?)?;
+    finish(&req, role.as_deref(), issuer, &leaf, None, format, window.warnings).await
 }
 
 /// Stores the certificate (unless `no_store`) and builds the response.
@@ -323,23 +323,23 @@ async fn finish(
     req: &Req,
     role: Option<&Role>,
     issuer: &SigningIssuer,
-    der: &[u8],
+    leaf: &SignedLeaf,
     key: Option<(&PrivateKey, KeyFormat)>,
     format: Format,
     warnings: Vec<String>,
 ) -> Result<Option<Response>> {
-    let cert = CertInfo::parse(der)?;
     let no_store = role.is_some_and(|r| r.no_store);
     if !no_store {
-        store_cert(req, &cert, &issuer.entry.id).await?;
+        store_cert(req, &leaf.der, &leaf.serial, leaf.not_after, &issuer.entry.id).await?;
     }
+    let serial = serial_colon(&leaf.serial);
     let mut chain: Vec<String> = issuer.entry.ca_chain.clone();
     if req.bool("remove_roots_from_chain")? {
         chain.retain(|pem| CertInfo::from_pem(pem).map(|c| !c.self_issued()).unwrap_or(true));
     }
     let issuing_ca = format.cert_pem(&issuer.entry.certificate);
     let mut data = Map::new();
-    let mut certificate = format.cert(der);
+    let mut certificate = format.cert(&leaf.der);
     if let Some((key, key_format)) = key {
         let private_key = format.key(key, key_format)?;
         if format == Format::PemBundle {
@@ -356,15 +356,15 @@ async fn finish(
         "ca_chain".into(),
         json!(chain.iter().map(|c| format.cert_pem(c)).collect::<Vec<_>>()),
     );
-    data.insert("serial_number".into(), json!(cert.serial_colon()));
-    data.insert("expiration".into(), json!(cert.not_after));
-    data.insert("not_before".into(), json!(cert.not_before));
+    data.insert("expiration".into(), json!(leaf.not_after));
+    data.insert("not_before".into(), json!(leaf.not_before));
+    data.insert("serial_number".into(), json!(serial));
     let mut response = Response::data(data);
     response.warnings = warnings;
     if role.is_some_and(|r| r.generate_lease && !r.no_store) {
         let mut internal = Map::new();
-        internal.insert("serial_number".into(), Value::String(cert.serial_colon()));
-        let ttl = (cert.not_after - unix_now()).max(1);
+        internal.insert("serial_number".into(), Value::String(serial.clone()));
+        let ttl = (leaf.not_after - unix_now()).max(1);
         response.secret = Some(SecretLease { ttl, max_ttl: ttl, renewable: false, internal });
     }
     Ok(Some(response))

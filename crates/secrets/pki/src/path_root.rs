@@ -254,19 +254,22 @@ pub(crate) async fn issuing_issuer(req: &Req, reference: &str) -> Result<Signing
     Ok(issuer)
 }
 
-/// Stores a certificate signed by `issuer_id` with its expiry index entry.
-pub(crate) async fn store_cert(req: &Req, cert: &CertInfo, issuer_id: &str) -> Result<()> {
-    let serial = serial_key(&cert.serial);
-    let entry = CertEntry {
-        der: b64(&cert.der),
-        not_after: cert.not_after,
-        issuer_id: issuer_id.to_string(),
-    };
+/// Stores a certificate (`der`, with its serial and NotAfter) signed by `issuer_id`, with its
+/// expiry index entry.
+pub(crate) async fn store_cert(
+    req: &Req,
+    der: &[u8],
+    serial: &[u8],
+    not_after: i64,
+    issuer_id: &str,
+) -> Result<()> {
+    let serial = serial_key(serial);
+    let entry = CertEntry { der: b64(der), not_after, issuer_id: issuer_id.to_string() };
     req.storage()
         .batch(vec![
             model::put_op(model::cert_key(&serial), &entry)?,
             WriteOp::Put {
-                key: model::index_entry(model::CERT_INDEX, cert.not_after, &serial),
+                key: model::index_entry(model::CERT_INDEX, not_after, &serial),
                 value: Vec::new(),
             },
         ])
@@ -320,7 +323,7 @@ async fn sign_intermediate(_state: Arc<PkiState>, req: Req) -> Result<Option<Res
     };
     let der = template.sign(&csr.public_key, &issuer, req.int("signature_bits")?)?;
     let cert = CertInfo::parse(&der)?;
-    store_cert(&req, &cert, &issuer.entry.id).await?;
+    store_cert(&req, &cert.der, &cert.serial, cert.not_after, &issuer.entry.id).await?;
     let issuing_ca = format.cert_pem(&issuer.entry.certificate);
     let mut certificate = format.cert(&der);
     if format == Format::PemBundle {

@@ -344,7 +344,9 @@ async fn pass(state: &PkiState, storage: &SharedStorage, params: &TidyParams) ->
         let _guard = state.issuer_lock.lock().await;
         for entry in issuers::list_issuers(storage).await? {
             if entry.id != config.default && entry.not_after + params.issuer_safety_buffer < now {
+                state.cache.invalidate();
                 issuers::delete_issuer(storage, &entry).await?;
+                state.cache.invalidate();
             }
         }
     }
