@@ -122,6 +122,10 @@ pub struct Login {
     pub alias_name: String,
     /// Alias metadata.
     pub alias_metadata: Map,
+    /// Data the method needs again when the token is renewed (the role's name, the login's
+    /// client certificate): stored with the token, handed back to the method on renewal,
+    /// never shown to clients.
+    pub internal: Map,
 }
 
 /// A dynamic secret an engine hands out: the core registers a lease for it, renews it through
