@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, Path, Req, Router, read_json};
+use coffer_framework::{
+    Field, IssuedLogin, LoginRenewal, Path, RenewTerms, Req, Router, read_json,
+};
 use coffer_types::{Error, Response, Result, unix_now};
 use serde_json::Value;
 
@@ -20,12 +22,14 @@ fn invalid() -> Error {
 }
 
 pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
-    router.path(
-        Path::new("login")
-            .field(Field::string("role_id"))
-            .field(Field::string("secret_id"))
-            .write(login),
-    )
+    router
+        .path(
+            Path::new("login")
+                .field(Field::string("role_id"))
+                .field(Field::string("secret_id"))
+                .write(login),
+        )
+        .login_renewal(renew)
 }
 
 async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
@@ -95,5 +99,22 @@ async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
     login.bound_cidrs = token_cidrs;
     login.alias_name = role.role_id.clone();
     login.alias_metadata = login.metadata.clone();
+    login.internal.insert("role_name".into(), Value::String(role.name.clone()));
     Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+/// A token renews on its role's current TTLs while the role exists (Vault does not compare
+/// AppRole policies on renewal).
+async fn renew(_s: Arc<AppRoleState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
+    let name = match login.internal_str("role_name") {
+        "" => login.metadata_str("role_name"),
+        name => name,
+    };
+    if name.is_empty() {
+        return Err(Error::internal("failed to fetch role_name during renewal"));
+    }
+    match crate::role::load(&req, name).await? {
+        Some(role) => Ok(LoginRenewal::Terms(RenewTerms::from(&role.token))),
+        None => Err(Error::internal(format!("role {name:?} does not exist during renewal"))),
+    }
 }

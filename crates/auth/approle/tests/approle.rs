@@ -4,7 +4,7 @@
 //! (generate, custom, lookup, list, accessor operations, destroy, bounds from the role);
 //! login (token settings, lookup-self, the one error for bad credentials, uses, TTL expiry,
 //! `bind_secret_id=false` with CIDRs, concurrent last use); role delete removes secret IDs;
-//! tidy.
+//! tidy; renewal follows the role.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -437,4 +437,27 @@ async fn tidy_removes_expired_secret_ids() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(keys, json!([keep]));
+}
+
+/// Renewal follows the role as it is now (OpenBao 2.7, checked): new TTLs apply, policy
+/// changes do not matter, a deleted role refuses with a 500.
+#[tokio::test]
+async fn renewal_follows_the_role() {
+    let core = core().await;
+    write(&core, "role/web", json!({"token_policies": "a", "token_ttl": "1h"})).await;
+    let (rid, sid) = (role_id(&core, "web").await, secret_id(&core, "web", json!({})).await);
+    let auth = login(&core, &rid, sid["secret_id"].as_str().unwrap()).await.unwrap();
+    let token = auth.auth.unwrap().client_token.expose().to_string();
+    let renew = || async {
+        core.handle(Request::new(Operation::Update, "auth/token/renew-self").with_token(&token))
+            .await
+    };
+    write(&core, "role/web", json!({"token_policies": "a,b", "token_ttl": "20m"})).await;
+    assert_eq!(renew().await.unwrap().auth.unwrap().lease_duration, 1200);
+    root(&core, Operation::Delete, "role/web", json!({})).await.unwrap();
+    let refused = renew().await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.to_string().as_str()),
+        (500, "failed to renew entry: role \"web\" does not exist during renewal")
+    );
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, Path, Req, Router, cidr};
+use coffer_framework::{Field, IssuedLogin, LoginRenewal, Path, RenewTerms, Req, Router, cidr};
 use coffer_types::{Error, Map, Response, Result, SecretString, unix_now};
 use serde_json::Value;
 
@@ -14,12 +14,14 @@ use crate::state::JwtState;
 use crate::validate::{Expected, ParsedToken, TokenError, audiences};
 
 pub(crate) fn routes(router: Router<JwtState>) -> Router<JwtState> {
-    router.path(
-        Path::new("login")
-            .field(Field::string("role").describe("The role to log in against."))
-            .field(Field::string("jwt").describe("The signed JWT."))
-            .write(login),
-    )
+    router
+        .path(
+            Path::new("login")
+                .field(Field::string("role").describe("The role to log in against."))
+                .field(Field::string("jwt").describe("The signed JWT."))
+                .write(login),
+        )
+        .login_renewal(renew)
 }
 
 fn validating(e: TokenError) -> Error {
@@ -129,7 +131,23 @@ async fn login(state: Arc<JwtState>, req: Req) -> Result<Option<Response>> {
     login.alias_name = user;
     login.alias_metadata = metadata.clone();
     login.metadata = metadata;
+    login.internal.insert("role".into(), Value::String(role_name));
     Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+/// A token renews on its role's current TTLs while the role exists.
+async fn renew(_s: Arc<JwtState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
+    let name = match login.internal_str("role") {
+        "" => login.metadata_str("role"),
+        name => name,
+    };
+    if name.is_empty() {
+        return Err(Error::internal("failed to fetch role_name during renewal"));
+    }
+    match path_role::load(&req, name).await? {
+        Some(role) => Ok(LoginRenewal::Terms(RenewTerms::from(&role.token))),
+        None => Err(Error::internal(format!("role {name} does not exist during renewal"))),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, Path, Req, Router, cidr};
+use coffer_framework::{Field, IssuedLogin, LoginRenewal, Path, RenewTerms, Req, Router, cidr};
 use coffer_jwt::glob;
 use coffer_types::{Error, Map, Response, Result, SecretString};
 use serde_json::Value;
@@ -22,12 +22,14 @@ fn expected_issuer(config: &crate::path_config::KubeConfig) -> &str {
 }
 
 pub(crate) fn routes(router: Router<KubeState>) -> Router<KubeState> {
-    router.path(
-        Path::new("login")
-            .field(Field::string("role").describe("The role to log in against."))
-            .field(Field::string("jwt").describe("The service account's JWT."))
-            .write(login),
-    )
+    router
+        .path(
+            Path::new("login")
+                .field(Field::string("role").describe("The role to log in against."))
+                .field(Field::string("jwt").describe("The service account's JWT."))
+                .write(login),
+        )
+        .login_renewal(renew)
 }
 
 /// The name binding: `*` or one matching glob.
@@ -160,14 +162,30 @@ async fn login(state: Arc<KubeState>, req: Req) -> Result<Option<Response>> {
         alias_metadata.insert(key.into(), Value::String(value.clone()));
     }
     let mut metadata = alias_metadata.clone();
-    metadata.insert("role".into(), Value::String(role_name));
+    metadata.insert("role".into(), Value::String(role_name.clone()));
     let mut login = role.token.login();
     let who = format!("{}-{}", sa.namespace, sa.name);
     login.display_name = coffer_jwt::display_name(&req.inner.mount_point, &who);
     login.metadata = metadata;
     login.alias_name = alias;
     login.alias_metadata = alias_metadata;
+    login.internal.insert("role".into(), Value::String(role_name));
     Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+/// A token renews on its role's current TTLs while the role exists.
+async fn renew(_s: Arc<KubeState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
+    let name = match login.internal_str("role") {
+        "" => login.metadata_str("role"),
+        name => name,
+    };
+    if name.is_empty() {
+        return Err(Error::internal("failed to fetch role_name during renewal"));
+    }
+    match path_role::load(&req, name).await? {
+        Some(role) => Ok(LoginRenewal::Terms(RenewTerms::from(&role.token))),
+        None => Err(Error::internal(format!("role {name} does not exist during renewal"))),
+    }
 }
 
 #[cfg(test)]
