@@ -45,7 +45,7 @@ impl Core {
             accessor: random_base62(24),
             policies,
             path: path.to_string(),
-            display_name: login.display_name.clone(),
+            display_name: display_name(&mount.prefix, &login.display_name),
             meta: (!login.metadata.is_empty()).then(|| login.metadata.clone()),
             creation_time: now,
             creation_ttl: ttl,
@@ -79,6 +79,14 @@ impl Core {
         active.tokens.insert(&token, &entry).await?;
         Ok(entry.auth(&token, now))
     }
+}
+
+/// A login token's display name, as Vault builds it: the mount path below `auth/` with
+/// dashes, then the method's part, without a trailing dash (`auth/ci/jwt/` and `bob` give
+/// `ci-jwt-bob`; `auth/approle/` and "" give `approle`).
+fn display_name(mount_prefix: &str, who: &str) -> String {
+    let source = mount_prefix.strip_prefix("auth/").unwrap_or(mount_prefix).replace('/', "-");
+    format!("{source}{who}").trim_end_matches('-').to_string()
 }
 
 impl Core {
@@ -147,5 +155,18 @@ impl Core {
                 Some(RenewalTerms { ttl, max_ttl: max, period: terms.period })
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_follow_the_mount() {
+        assert_eq!(display_name("auth/jwt/", "alice"), "jwt-alice");
+        assert_eq!(display_name("auth/ci/jwt/", "bob"), "ci-jwt-bob");
+        assert_eq!(display_name("auth/approle/", ""), "approle");
+        assert_eq!(display_name("auth/up2/", "bob"), "up2-bob");
     }
 }

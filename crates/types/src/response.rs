@@ -102,7 +102,9 @@ pub struct Login {
     pub policies: Vec<String>,
     /// Token metadata (shown in `auth.metadata` and lookups).
     pub metadata: Map,
-    /// Display name (`approle`, `kubernetes-ns-sa`, ...).
+    /// The method's part of the token's display name (the user, `<namespace>-<account>`,
+    /// "" for AppRole); the core puts the mount path before it, as Vault does
+    /// (`userpass-alice`, `ci-jwt-bob`, `approle`).
     pub display_name: String,
     /// TTL in seconds (0 = the mount's default).
     pub ttl: i64,

@@ -95,7 +95,6 @@ async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
     metadata.insert("role_name".into(), Value::String(role.name.clone()));
     let mut login = role.token.login();
     login.metadata = metadata;
-    login.display_name = "approle".into();
     login.bound_cidrs = token_cidrs;
     login.alias_name = role.role_id.clone();
     login.alias_metadata = login.metadata.clone();

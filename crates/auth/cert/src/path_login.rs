@@ -120,7 +120,7 @@ async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
     let metadata = metadata(&role, &cert);
     let mut login = role.token.login();
     let who = if role.display_name.is_empty() { &role.name } else { &role.display_name };
-    login.display_name = coffer_jwt::display_name(&req.inner.mount_point, who);
+    login.display_name = who.clone();
     if config.enable_identity_alias_metadata {
         login.alias_metadata = metadata.clone();
     }

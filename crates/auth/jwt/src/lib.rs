@@ -33,7 +33,6 @@ use std::sync::Arc;
 use coffer_framework::{Backend, BackendConfig, Router, SpecialPaths};
 use coffer_types::Result;
 
-pub use path_login::display_name;
 pub use state::JwtState;
 
 /// Builds a JWT mount (also registered as `oidc`, serving the JWT flow).

@@ -28,13 +28,6 @@ fn validating(e: TokenError) -> Error {
     Error::invalid(format!("error validating token: {e}"))
 }
 
-/// The name tokens of this mount carry, Vault style: the mount path with dashes, then `who`
-/// (`auth/jwt/` and `alice` give `jwt-alice`).
-pub fn display_name(mount_point: &str, who: &str) -> String {
-    let source = mount_point.strip_prefix("auth/").unwrap_or(mount_point).replace('/', "-");
-    format!("{source}{who}").trim_end_matches('-').to_string()
-}
-
 /// The alias name: the user claim, which must be a string.
 fn user_name(role: &Role, all: &Map) -> Result<String> {
     let value = if role.user_claim_json_pointer {
@@ -127,7 +120,7 @@ async fn login(state: Arc<JwtState>, req: Req) -> Result<Option<Response>> {
         .map_err(|e| Error::invalid(format!("error validating claims: {e}")))?;
 
     let mut login = role.token.login();
-    login.display_name = display_name(&req.inner.mount_point, &user);
+    login.display_name = user.clone();
     login.alias_name = user;
     login.alias_metadata = metadata.clone();
     login.metadata = metadata;
@@ -153,13 +146,6 @@ async fn renew(_s: Arc<JwtState>, req: Req, login: IssuedLogin) -> Result<LoginR
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn display_names_follow_the_mount() {
-        assert_eq!(display_name("auth/jwt/", "alice"), "jwt-alice");
-        assert_eq!(display_name("auth/ci/jwt/", "bob"), "ci-jwt-bob");
-        assert_eq!(display_name("auth/jwt/", ""), "jwt");
-    }
 
     #[test]
     fn user_claims_must_be_strings() {

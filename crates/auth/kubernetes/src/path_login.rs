@@ -164,8 +164,7 @@ async fn login(state: Arc<KubeState>, req: Req) -> Result<Option<Response>> {
     let mut metadata = alias_metadata.clone();
     metadata.insert("role".into(), Value::String(role_name.clone()));
     let mut login = role.token.login();
-    let who = format!("{}-{}", sa.namespace, sa.name);
-    login.display_name = coffer_jwt::display_name(&req.inner.mount_point, &who);
+    login.display_name = format!("{}-{}", sa.namespace, sa.name);
     login.metadata = metadata;
     login.alias_name = alias;
     login.alias_metadata = alias_metadata;

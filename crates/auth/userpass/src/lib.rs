@@ -150,7 +150,7 @@ async fn login(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>> {
     let mut metadata = Map::new();
     metadata.insert("username".into(), Value::String(username.clone()));
     login.metadata = metadata;
-    login.display_name = format!("userpass-{username}");
+    login.display_name = username.clone();
     login.alias_name = username;
     Ok(Some(Response { login: Some(login), ..Response::default() }))
 }
