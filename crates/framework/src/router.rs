@@ -264,3 +264,29 @@ impl<S: Send + Sync + 'static> Backend for Router<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use coffer_storage::MemoryStorage;
+    use serde_json::json;
+
+    async fn ok(_s: Arc<()>, _req: Req) -> Result<Option<Response>> {
+        Ok(None)
+    }
+
+    #[tokio::test]
+    async fn captures_repeated_in_the_body_are_not_unrecognized() {
+        let router = Router::new(Arc::new(()))
+            .path(Path::new("role/{name}").field(Field::string("ttl")).write(ok));
+        let mut req =
+            BackendRequest::new(Operation::Update, "role/web", Arc::new(MemoryStorage::new()));
+        req.data = json!({"name": "web", "ttl": "1h"}).as_object().cloned().unwrap();
+        assert!(router.handle(req.clone()).await.unwrap().is_none(), "a 204, as OpenBao gives");
+        req.data.insert("colour".into(), json!("blue"));
+        let warned = router.handle(req).await.unwrap().unwrap();
+        assert_eq!(warned.warnings, ["Endpoint ignored these unrecognized parameters: [colour]"]);
+    }
+}
