@@ -6,7 +6,7 @@
 //! exists and still grants the same policies, and (for TLS certificate auth) that the
 //! renewing connection presents the certificate the login was made with.
 
-use coffer_types::Map;
+use coffer_types::{Error, Map, Result};
 use serde_json::Value;
 
 use crate::token_fields::TokenFields;
@@ -31,6 +31,15 @@ impl IssuedLogin {
     /// An internal value as a string, "" when absent or not a string.
     pub fn internal_str(&self, key: &str) -> &str {
         self.internal.get(key).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The name of the role the login used, kept under `key` in the internal data (or, for
+    /// tokens issued before logins kept internal data, in the metadata).
+    pub fn role_name(&self, key: &str) -> Result<&str> {
+        match (self.internal_str(key), self.metadata_str(key)) {
+            ("", "") => Err(Error::internal("failed to fetch role_name during renewal")),
+            ("", name) | (name, _) => Ok(name),
+        }
     }
 
     /// Whether `policies` (a role's or user's, as configured now) are the ones the token was
@@ -79,6 +88,8 @@ pub enum LoginRenewal {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use serde_json::json;
 
@@ -105,5 +116,15 @@ mod tests {
         assert_eq!(issued.metadata_str("cert_name"), "web");
         assert_eq!(issued.internal_str("n"), "");
         assert_eq!(issued.internal_str("missing"), "");
+    }
+
+    #[test]
+    fn role_names_come_from_internal_data_then_metadata() {
+        let mut issued = IssuedLogin::default();
+        assert!(issued.role_name("role").is_err());
+        issued.metadata.insert("role".into(), json!("from-metadata"));
+        assert_eq!(issued.role_name("role").unwrap(), "from-metadata");
+        issued.internal.insert("role".into(), json!("ci"));
+        assert_eq!(issued.role_name("role").unwrap(), "ci");
     }
 }

@@ -105,13 +105,7 @@ async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
 /// A token renews on its role's current TTLs while the role exists (Vault does not compare
 /// AppRole policies on renewal).
 async fn renew(_s: Arc<AppRoleState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
-    let name = match login.internal_str("role_name") {
-        "" => login.metadata_str("role_name"),
-        name => name,
-    };
-    if name.is_empty() {
-        return Err(Error::internal("failed to fetch role_name during renewal"));
-    }
+    let name = login.role_name("role_name")?;
     match crate::role::load(&req, name).await? {
         Some(role) => Ok(LoginRenewal::Terms(RenewTerms::from(&role.token))),
         None => Err(Error::internal(format!("role {name:?} does not exist during renewal"))),

@@ -130,13 +130,7 @@ async fn login(state: Arc<JwtState>, req: Req) -> Result<Option<Response>> {
 
 /// A token renews on its role's current TTLs while the role exists.
 async fn renew(_s: Arc<JwtState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
-    let name = match login.internal_str("role") {
-        "" => login.metadata_str("role"),
-        name => name,
-    };
-    if name.is_empty() {
-        return Err(Error::internal("failed to fetch role_name during renewal"));
-    }
+    let name = login.role_name("role")?;
     match path_role::load(&req, name).await? {
         Some(role) => Ok(LoginRenewal::Terms(RenewTerms::from(&role.token))),
         None => Err(Error::internal(format!("role {name} does not exist during renewal"))),
