@@ -12,6 +12,7 @@
 mod backend;
 pub mod cidr;
 mod field;
+pub mod glob;
 mod pattern;
 mod renewal;
 mod request;

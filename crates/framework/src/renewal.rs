@@ -86,6 +86,18 @@ pub enum LoginRenewal {
     Declined,
 }
 
+impl LoginRenewal {
+    /// The renewal of methods whose logins name a role (AppRole, JWT, Kubernetes): on the
+    /// role's current token settings while it exists, refused once it is gone with Vault's
+    /// `role <shown> does not exist during renewal` (`shown`: the name as the method quotes it).
+    pub fn while_role_exists(role: Option<&TokenFields>, shown: &str) -> Result<LoginRenewal> {
+        match role {
+            Some(token) => Ok(LoginRenewal::Terms(RenewTerms::from(token))),
+            None => Err(Error::internal(format!("role {shown} does not exist during renewal"))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -116,6 +128,15 @@ mod tests {
         assert_eq!(issued.metadata_str("cert_name"), "web");
         assert_eq!(issued.internal_str("n"), "");
         assert_eq!(issued.internal_str("missing"), "");
+    }
+
+    #[test]
+    fn renewal_while_the_role_exists() {
+        let token = TokenFields { ttl: 60, max_ttl: 120, period: 0, ..TokenFields::default() };
+        let renewal = LoginRenewal::while_role_exists(Some(&token), "ci").unwrap();
+        assert_eq!(renewal, LoginRenewal::Terms(RenewTerms { ttl: 60, max_ttl: 120, period: 0 }));
+        let gone = LoginRenewal::while_role_exists(None, "\"ci\"").unwrap_err();
+        assert_eq!(gone, Error::internal("role \"ci\" does not exist during renewal"));
     }
 
     #[test]

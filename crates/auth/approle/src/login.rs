@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{
-    Field, IssuedLogin, LoginRenewal, Path, RenewTerms, Req, Router, read_json,
-};
+use coffer_framework::{Field, IssuedLogin, LoginRenewal, Path, Req, Router, read_json};
 use coffer_types::{Error, Response, Result, unix_now};
 use serde_json::Value;
 
@@ -106,8 +104,6 @@ async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
 /// AppRole policies on renewal).
 async fn renew(_s: Arc<AppRoleState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
     let name = login.role_name("role_name")?;
-    match crate::role::load(&req, name).await? {
-        Some(role) => Ok(LoginRenewal::Terms(RenewTerms::from(&role.token))),
-        None => Err(Error::internal(format!("role {name:?} does not exist during renewal"))),
-    }
+    let role = crate::role::load(&req, name).await?;
+    LoginRenewal::while_role_exists(role.as_ref().map(|r| &r.token), &format!("{name:?}"))
 }

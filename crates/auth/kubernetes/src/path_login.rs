@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, IssuedLogin, LoginRenewal, Path, RenewTerms, Req, Router, cidr};
-use coffer_jwt::glob;
+use coffer_framework::{Field, IssuedLogin, LoginRenewal, Path, Req, Router, cidr, glob};
 use coffer_types::{Error, Map, Response, Result, SecretString};
 use serde_json::Value;
 
@@ -175,10 +174,8 @@ async fn login(state: Arc<KubeState>, req: Req) -> Result<Option<Response>> {
 /// A token renews on its role's current TTLs while the role exists.
 async fn renew(_s: Arc<KubeState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
     let name = login.role_name("role")?;
-    match path_role::load(&req, name).await? {
-        Some(role) => Ok(LoginRenewal::Terms(RenewTerms::from(&role.token))),
-        None => Err(Error::internal(format!("role {name} does not exist during renewal"))),
-    }
+    let role = path_role::load(&req, name).await?;
+    LoginRenewal::while_role_exists(role.as_ref().map(|r| &r.token), name)
 }
 
 #[cfg(test)]
