@@ -111,6 +111,7 @@ def test_approle_management_and_login(client, auth_mount):
     role = approle.read_role("svc", mount_point=auth_mount)["data"]
     assert role["token_policies"] == ["svc-read"]
     assert role["token_ttl"] == 3600
+    assert "policies" not in role and "period" not in role, "set through token_* names"
     assert "svc" in approle.list_roles(mount_point=auth_mount)["data"]["keys"]
     role_id = approle.read_role_id("svc", mount_point=auth_mount)["data"]["role_id"]
     generated = approle.generate_secret_id(
@@ -201,6 +202,8 @@ def test_kubernetes_management_and_login(client, auth_mount, signing_key):
     assert role["bound_service_account_namespaces"] == ["pay*"]
     assert role["token_policies"] == ["api-read"]
     assert role["token_ttl"] == 1800
+    # hvac writes the legacy names; reads echo them, as OpenBao does.
+    assert (role["policies"], role["ttl"]) == (["api-read"], 1800)
     assert "api" in k8s.list_roles(mount_point=auth_mount)["keys"]
 
     service = anonymous()
@@ -285,6 +288,7 @@ def test_jwt_management_and_login(client, auth_mount, signing_key):
     assert role["role_type"] == "jwt"
     assert role["bound_audiences"] == ["coffer"]
     assert role["token_ttl"] == 900
+    assert role["oidc_disable_confirmation"] is False
     assert "ci" in client.auth.jwt.list_roles(path=auth_mount)["data"]["keys"]
 
     service = anonymous()

@@ -461,3 +461,17 @@ async fn renewal_follows_the_role() {
         (500, "failed to renew entry: role \"web\" does not exist during renewal")
     );
 }
+
+/// Reads echo the legacy `policies` and `period` only when the role was set through them,
+/// as OpenBao does (hvac's `token_policies` writes read back without them).
+#[tokio::test]
+async fn legacy_names_are_echoed_only_when_used() {
+    let core = core().await;
+    write(&core, "role/new", json!({"token_policies": "a", "token_period": "1h"})).await;
+    let role = read(&core, "role/new").await.unwrap();
+    assert!(role.get("policies").is_none() && role.get("period").is_none(), "{role}");
+    write(&core, "role/old", json!({"policies": "a", "period": "1h"})).await;
+    let role = read(&core, "role/old").await.unwrap();
+    assert_eq!((&role["policies"], &role["period"]), (&json!(["a"]), &json!(3600)));
+    assert_eq!(role["token_policies"], json!(["a"]));
+}
