@@ -18,7 +18,7 @@ async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
     let login = Login {
         policies: vec!["App".into()],
         metadata,
-        display_name: "fake-alice".into(),
+        display_name: "alice".into(),
         ttl: 600,
         max_ttl: 1200,
         alias_name: "alice".into(),

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use coffer_storage::SharedStorage;
 use coffer_types::{Error, Map, Response, Result, SecretLease};
 
-use crate::BackendRequest;
+use crate::{BackendRequest, IssuedLogin, LoginRenewal};
 
 /// Paths of a backend that need special treatment by the core.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +107,15 @@ pub trait Backend: Send + Sync + 'static {
     /// Revokes a lease this backend issued (drops the credential). Must be idempotent.
     async fn revoke_secret(&self, _req: SecretRequest) -> Result<()> {
         Ok(())
+    }
+
+    /// Asked when a token that a login on this auth mount issued is renewed
+    /// (`auth/token/renew`, `renew-self`, `renew-accessor`). `req` is an update of the login
+    /// path as the renewing connection made it (its peer address and client certificates,
+    /// no data, no caller); `login` is what the login stored with the token. An `Err`
+    /// refuses the renewal. The default renews on the terms the token was issued with.
+    async fn renew_login(&self, _req: BackendRequest, _login: IssuedLogin) -> Result<LoginRenewal> {
+        Ok(LoginRenewal::Unchanged)
     }
 }
 

@@ -12,13 +12,18 @@
 mod backend;
 pub mod cidr;
 mod field;
+pub mod glob;
+mod legacy_names;
 mod pattern;
+mod renewal;
 mod request;
 mod router;
 pub mod token_fields;
 
 pub use backend::{Backend, BackendConfig, Factory, SecretRequest, SpecialPaths};
 pub use field::{Field, FieldKind};
+pub use legacy_names::LegacyNames;
 pub use pattern::Pattern;
+pub use renewal::{IssuedLogin, LoginRenewal, RenewTerms};
 pub use request::{BackendRequest, Caller, Req, read_json};
 pub use router::{BoxFuture, Handler, Path, Router};

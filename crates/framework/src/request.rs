@@ -182,10 +182,17 @@ impl Req {
         Ok(())
     }
 
-    /// Names the caller sent that the route does not declare, sorted.
+    /// Names the caller sent that the route does not declare, sorted. The pattern's captures
+    /// count as declared: Vault declares them as fields, and clients (hvac) repeat them in
+    /// the body (`name` on `role/{name}`).
     pub(crate) fn unknown_fields(&self) -> Vec<String> {
-        let mut unknown: Vec<String> =
-            self.inner.data.keys().filter(|k| self.field(k).is_none()).cloned().collect();
+        let mut unknown: Vec<String> = self
+            .inner
+            .data
+            .keys()
+            .filter(|k| self.field(k).is_none() && !self.captures.contains_key(*k))
+            .cloned()
+            .collect();
         unknown.sort();
         unknown
     }

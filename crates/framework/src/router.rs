@@ -7,7 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use coffer_types::{Error, Operation, Response, Result, SecretLease};
 
-use crate::{Backend, BackendRequest, Field, Pattern, Req, SecretRequest, SpecialPaths};
+use crate::{
+    Backend, BackendRequest, Field, IssuedLogin, LoginRenewal, Pattern, Req, SecretRequest,
+    SpecialPaths,
+};
 
 /// A boxed future, as handlers return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -33,6 +36,8 @@ type ExistenceFn<S> = Arc<dyn Fn(Arc<S>, Req) -> BoxFuture<Result<bool>> + Send 
 type RenewFn<S> =
     Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<SecretLease>> + Send + Sync>;
 type RevokeFn<S> = Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<()>> + Send + Sync>;
+type LoginRenewFn<S> =
+    Arc<dyn Fn(Arc<S>, Req, IssuedLogin) -> BoxFuture<Result<LoginRenewal>> + Send + Sync>;
 
 /// One route: a pattern, its fields, and a handler per operation.
 pub struct Path<S> {
@@ -132,6 +137,7 @@ pub struct Router<S> {
     special: SpecialPaths,
     renew: Option<RenewFn<S>>,
     revoke: Option<RevokeFn<S>>,
+    login_renewal: Option<LoginRenewFn<S>>,
 }
 
 impl<S: Send + Sync + 'static> Router<S> {
@@ -143,6 +149,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             special: SpecialPaths::default(),
             renew: None,
             revoke: None,
+            login_renewal: None,
         }
     }
 
@@ -156,6 +163,18 @@ impl<S: Send + Sync + 'static> Router<S> {
     {
         self.renew = Some(Arc::new(move |s, r| Box::pin(renew(s, r))));
         self.revoke = Some(Arc::new(move |s, r| Box::pin(revoke(s, r))));
+        self
+    }
+
+    /// Declares how this auth method judges the renewal of a token its login issued (see
+    /// [`Backend::renew_login`]). The handler gets the renewal as a request to the login
+    /// path, with no declared fields, and what the login stored.
+    pub fn login_renewal<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(Arc<S>, Req, IssuedLogin) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<LoginRenewal>> + Send + 'static,
+    {
+        self.login_renewal = Some(Arc::new(move |s, r, l| Box::pin(check(s, r, l))));
         self
     }
 
@@ -242,5 +261,41 @@ impl<S: Send + Sync + 'static> Backend for Router<S> {
             Some(revoke) => revoke(self.state.clone(), req).await,
             None => Ok(()),
         }
+    }
+
+    async fn renew_login(&self, req: BackendRequest, login: IssuedLogin) -> Result<LoginRenewal> {
+        match &self.login_renewal {
+            Some(check) => {
+                let req = Req::new(req, Default::default(), Arc::from(Vec::new()));
+                check(self.state.clone(), req, login).await
+            }
+            None => Ok(LoginRenewal::Unchanged),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use coffer_storage::MemoryStorage;
+    use serde_json::json;
+
+    async fn ok(_s: Arc<()>, _req: Req) -> Result<Option<Response>> {
+        Ok(None)
+    }
+
+    #[tokio::test]
+    async fn captures_repeated_in_the_body_are_not_unrecognized() {
+        let router = Router::new(Arc::new(()))
+            .path(Path::new("role/{name}").field(Field::string("ttl")).write(ok));
+        let mut req =
+            BackendRequest::new(Operation::Update, "role/web", Arc::new(MemoryStorage::new()));
+        req.data = json!({"name": "web", "ttl": "1h"}).as_object().cloned().unwrap();
+        assert!(router.handle(req.clone()).await.unwrap().is_none(), "a 204, as OpenBao gives");
+        req.data.insert("colour".into(), json!("blue"));
+        let warned = router.handle(req).await.unwrap().unwrap();
+        assert_eq!(warned.warnings, ["Endpoint ignored these unrecognized parameters: [colour]"]);
     }
 }

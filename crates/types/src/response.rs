@@ -102,7 +102,9 @@ pub struct Login {
     pub policies: Vec<String>,
     /// Token metadata (shown in `auth.metadata` and lookups).
     pub metadata: Map,
-    /// Display name (`approle`, `kubernetes-ns-sa`, ...).
+    /// The method's part of the token's display name (the user, `<namespace>-<account>`,
+    /// "" for AppRole); the core puts the mount path before it, as Vault does
+    /// (`userpass-alice`, `ci-jwt-bob`, `approle`).
     pub display_name: String,
     /// TTL in seconds (0 = the mount's default).
     pub ttl: i64,
@@ -122,6 +124,10 @@ pub struct Login {
     pub alias_name: String,
     /// Alias metadata.
     pub alias_metadata: Map,
+    /// Data the method needs again when the token is renewed (the role's name, the login's
+    /// client certificate): stored with the token, handed back to the method on renewal,
+    /// never shown to clients.
+    pub internal: Map,
 }
 
 /// A dynamic secret an engine hands out: the core registers a lease for it, renews it through

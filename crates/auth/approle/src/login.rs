@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, Path, Req, Router, read_json};
+use coffer_framework::{Field, IssuedLogin, LoginRenewal, Path, Req, Router, read_json};
 use coffer_types::{Error, Response, Result, unix_now};
 use serde_json::Value;
 
@@ -20,12 +20,14 @@ fn invalid() -> Error {
 }
 
 pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
-    router.path(
-        Path::new("login")
-            .field(Field::string("role_id"))
-            .field(Field::string("secret_id"))
-            .write(login),
-    )
+    router
+        .path(
+            Path::new("login")
+                .field(Field::string("role_id"))
+                .field(Field::string("secret_id"))
+                .write(login),
+        )
+        .login_renewal(renew)
 }
 
 async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
@@ -91,9 +93,17 @@ async fn login(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
     metadata.insert("role_name".into(), Value::String(role.name.clone()));
     let mut login = role.token.login();
     login.metadata = metadata;
-    login.display_name = "approle".into();
     login.bound_cidrs = token_cidrs;
     login.alias_name = role.role_id.clone();
     login.alias_metadata = login.metadata.clone();
+    login.internal.insert("role_name".into(), Value::String(role.name.clone()));
     Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+/// A token renews on its role's current TTLs while the role exists (Vault does not compare
+/// AppRole policies on renewal).
+async fn renew(_s: Arc<AppRoleState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
+    let name = login.role_name("role_name")?;
+    let role = crate::role::load(&req, name).await?;
+    LoginRenewal::while_role_exists(role.as_ref().map(|r| &r.token), &format!("{name:?}"))
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, Path, Req, Router, read_json};
+use coffer_framework::{Field, LegacyNames, Path, Req, Router, read_json};
 use coffer_storage::WriteOp;
 use coffer_types::{Error, Map, Response, Result, new_uuid};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,9 @@ pub struct Role {
     pub local_secret_ids: bool,
     /// Settings of the issued tokens.
     pub token: TokenFields,
+    /// Legacy names (`policies`, `period`) used to set token settings, echoed on reads.
+    #[serde(default)]
+    pub legacy: LegacyNames,
 }
 
 impl Role {
@@ -49,8 +52,7 @@ impl Role {
         out.insert("secret_id_num_uses".into(), json!(self.secret_id_num_uses));
         out.insert("secret_id_ttl".into(), json!(self.secret_id_ttl));
         self.token.write_json(&mut out);
-        out.insert("policies".into(), json!(self.token.policies));
-        out.insert("period".into(), json!(self.token.period));
+        self.legacy.echo(&self.token, &mut out);
         Value::Object(sorted(out))
     }
 }
@@ -99,7 +101,7 @@ fn non_negative(name: &str, v: i64) -> Result<i64> {
     if v < 0 { Err(Error::invalid(format!("{name} cannot be negative"))) } else { Ok(v) }
 }
 
-async fn write_role(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {
+async fn write_role(state: Arc<AppRoleState>, mut req: Req) -> Result<Option<Response>> {
     let name = req.capture("role_name").to_lowercase();
     let salt = state.salt(req.storage()).await?;
     let _guard = state.roles.lock().await;
@@ -114,6 +116,7 @@ async fn write_role(state: Arc<AppRoleState>, req: Req) -> Result<Option<Respons
         secret_id_ttl: 0,
         local_secret_ids: false,
         token: TokenFields::default(),
+        legacy: LegacyNames::default(),
     });
     if req.has("bind_secret_id") {
         role.bind_secret_id = req.bool("bind_secret_id")?;
@@ -133,7 +136,9 @@ async fn write_role(state: Arc<AppRoleState>, req: Req) -> Result<Option<Respons
     if req.has("local_secret_ids") && existing.is_none() {
         role.local_secret_ids = req.bool("local_secret_ids")?;
     }
+    role.legacy.upgrade(&mut req, &["policies", "period"]);
     role.token.update(&req)?;
+    role.legacy.retain_in_use(&role.token);
     if !role.bind_secret_id
         && role.secret_id_bound_cidrs.is_empty()
         && role.token.bound_cidrs.is_empty()

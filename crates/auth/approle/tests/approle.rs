@@ -4,7 +4,7 @@
 //! (generate, custom, lookup, list, accessor operations, destroy, bounds from the role);
 //! login (token settings, lookup-self, the one error for bad credentials, uses, TTL expiry,
 //! `bind_secret_id=false` with CIDRs, concurrent last use); role delete removes secret IDs;
-//! tidy.
+//! tidy; renewal follows the role.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -437,4 +437,41 @@ async fn tidy_removes_expired_secret_ids() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(keys, json!([keep]));
+}
+
+/// Renewal follows the role as it is now (OpenBao 2.7, checked): new TTLs apply, policy
+/// changes do not matter, a deleted role refuses with a 500.
+#[tokio::test]
+async fn renewal_follows_the_role() {
+    let core = core().await;
+    write(&core, "role/web", json!({"token_policies": "a", "token_ttl": "1h"})).await;
+    let (rid, sid) = (role_id(&core, "web").await, secret_id(&core, "web", json!({})).await);
+    let auth = login(&core, &rid, sid["secret_id"].as_str().unwrap()).await.unwrap();
+    let token = auth.auth.unwrap().client_token.expose().to_string();
+    let renew = || async {
+        core.handle(Request::new(Operation::Update, "auth/token/renew-self").with_token(&token))
+            .await
+    };
+    write(&core, "role/web", json!({"token_policies": "a,b", "token_ttl": "20m"})).await;
+    assert_eq!(renew().await.unwrap().auth.unwrap().lease_duration, 1200);
+    root(&core, Operation::Delete, "role/web", json!({})).await.unwrap();
+    let refused = renew().await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.to_string().as_str()),
+        (500, "failed to renew entry: role \"web\" does not exist during renewal")
+    );
+}
+
+/// Reads echo the legacy `policies` and `period` only when the role was set through them,
+/// as OpenBao does (hvac's `token_policies` writes read back without them).
+#[tokio::test]
+async fn legacy_names_are_echoed_only_when_used() {
+    let core = core().await;
+    write(&core, "role/new", json!({"token_policies": "a", "token_period": "1h"})).await;
+    let role = read(&core, "role/new").await.unwrap();
+    assert!(role.get("policies").is_none() && role.get("period").is_none(), "{role}");
+    write(&core, "role/old", json!({"policies": "a", "period": "1h"})).await;
+    let role = read(&core, "role/old").await.unwrap();
+    assert_eq!((&role["policies"], &role["period"]), (&json!(["a"]), &json!(3600)));
+    assert_eq!(role["token_policies"], json!(["a"]));
 }

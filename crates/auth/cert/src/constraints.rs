@@ -2,7 +2,7 @@
 //! set of globs of which at least one must match (an empty or unset list admits anything),
 //! and every `required_extensions` entry (`<oid>:<glob>`) must match the named extension.
 
-use coffer_jwt::glob;
+use coffer_framework::glob;
 
 use crate::client_cert::ClientCert;
 use crate::path_certs::CertRole;

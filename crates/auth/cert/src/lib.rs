@@ -11,9 +11,11 @@
 //!   hands the chain (leaf first) to this method, which verifies it with webpki against the
 //!   roles' anchors for client authentication, then applies the role's constraints.
 //!
-//! Not implemented yet: OCSP (`ocsp_enabled` is refused), CRLs (`crls/`), and renewal
-//! binding: Vault renews a cert-auth token only over a connection presenting the login's
-//! certificate, which needs the core to ask the auth method on token renewal.
+//! - renewal: a token renews only over a connection presenting the certificate it logged
+//!   in with, still admitted by its role (unless `disable_binding`), and only while the
+//!   role grants the same policies.
+//!
+//! Not implemented yet: OCSP (`ocsp_enabled` is refused) and CRLs (`crls/`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,6 +24,7 @@ mod constraints;
 mod path_certs;
 mod path_config;
 mod path_login;
+mod renewal;
 mod trust;
 
 use std::sync::Arc;
@@ -35,5 +38,5 @@ pub fn factory(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
         .special_paths(SpecialPaths { unauthenticated: vec!["login".into()], sudo: Vec::new() });
     let router = path_config::routes(router);
     let router = path_certs::routes(router);
-    Ok(Arc::new(path_login::routes(router)))
+    Ok(Arc::new(path_login::routes(router).login_renewal(renewal::renew)))
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use coffer_framework::token_fields::{self, TokenFields, sorted};
-use coffer_framework::{Field, Path, Req, Router, read_json};
+use coffer_framework::{Field, LegacyNames, Path, Req, Router, read_json};
 use coffer_types::{Error, Map, Response, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -28,12 +28,8 @@ const LISTS: &[&str] = &[
     "ocsp_servers_override",
 ];
 
-/// Legacy names of token settings the framework does not alias itself: (legacy, current).
-const LEGACY_ALIASES: &[(&str, &str)] =
-    &[("ttl", "token_ttl"), ("max_ttl", "token_max_ttl"), ("bound_cidrs", "token_bound_cidrs")];
-
-/// Every legacy name a read echoes once it was used to set the value.
-const LEGACY_ECHOED: &[&str] = &["policies", "ttl", "max_ttl", "period", "bound_cidrs"];
+/// The legacy names of token settings a role accepts and echoes.
+const LEGACY: &[&str] = &["policies", "ttl", "max_ttl", "period", "bound_cidrs"];
 
 /// A stored trusted certificate (a "cert role").
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -53,7 +49,7 @@ pub(crate) struct CertRole {
     pub(crate) ocsp_fail_open: bool,
     pub(crate) ocsp_query_all_servers: bool,
     /// Legacy names (`policies`, `ttl`...) used to set token settings, echoed on reads.
-    pub(crate) legacy: Vec<String>,
+    pub(crate) legacy: LegacyNames,
     pub(crate) token: TokenFields,
 }
 
@@ -75,30 +71,8 @@ impl CertRole {
         out.insert("ocsp_fail_open".into(), json!(self.ocsp_fail_open));
         out.insert("ocsp_query_all_servers".into(), json!(self.ocsp_query_all_servers));
         self.token.write_json(&mut out);
-        for legacy in &self.legacy {
-            let current = match legacy.as_str() {
-                "policies" => "token_policies",
-                "ttl" => "token_ttl",
-                "max_ttl" => "token_max_ttl",
-                "period" => "token_period",
-                _ => "token_bound_cidrs",
-            };
-            if let Some(value) = out.get(current).cloned() {
-                out.insert(legacy.clone(), value);
-            }
-        }
+        self.legacy.echo(&self.token, &mut out);
         Value::Object(sorted(out))
-    }
-
-    /// Whether the token setting a legacy name stands for is still set (non-zero).
-    fn legacy_in_use(&self, legacy: &str) -> bool {
-        match legacy {
-            "policies" => !self.token.policies.is_empty(),
-            "ttl" => self.token.ttl > 0,
-            "max_ttl" => self.token.max_ttl > 0,
-            "period" => self.token.period > 0,
-            _ => !self.token.bound_cidrs.is_empty(),
-        }
     }
 }
 
@@ -150,36 +124,23 @@ async fn delete_cert(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
     Ok(None)
 }
 
-/// Applies the legacy token names: copies them onto the current ones (unless those are
-/// given too) and remembers them so that reads echo them, as Vault does.
+/// Applies the legacy token names (and `lease`, older still, for `ttl`) onto the current
+/// ones and remembers them so that reads echo them, as Vault does.
 fn upgrade_legacy(role: &mut CertRole, req: &mut Req) {
-    for (legacy, current) in LEGACY_ALIASES {
-        if !req.has(current) {
-            if let Some(value) = req.inner.data.get(*legacy).cloned() {
-                req.inner.data.insert((*current).to_string(), value);
-            }
-        }
-    }
-    let lease = !req.has("token_ttl") && !req.has("ttl") && req.has("lease");
-    if lease {
+    if !req.has("token_ttl") && !req.has("ttl") {
         if let Some(value) = req.inner.data.get("lease").cloned() {
             req.inner.data.insert("token_ttl".into(), value);
+            role.legacy.mark("ttl");
         }
     }
-    for legacy in LEGACY_ECHOED {
-        let used = req.has(legacy) || (*legacy == "ttl" && lease);
-        if used && !role.legacy.iter().any(|l| l == legacy) {
-            role.legacy.push((*legacy).to_string());
-        }
-    }
+    role.legacy.upgrade(req, LEGACY);
 }
 
 /// Applies the request to `role` (fields not sent keep their value) and checks the result.
 fn apply(role: &mut CertRole, req: &mut Req) -> Result<()> {
     upgrade_legacy(role, req);
     role.token.update(req)?;
-    let legacy = std::mem::take(&mut role.legacy);
-    role.legacy = legacy.into_iter().filter(|l| role.legacy_in_use(l)).collect();
+    role.legacy.retain_in_use(&role.token);
     if req.has("certificate") {
         role.certificate = req.str("certificate")?;
     }
@@ -252,10 +213,9 @@ mod tests {
     fn legacy_names_echo_the_current_value() {
         let mut role = CertRole::default();
         role.token.policies = vec!["a".into()];
-        role.legacy = vec!["policies".into(), "ttl".into()];
+        role.legacy.mark("policies");
         let read = role.to_json();
         assert_eq!(read["policies"], json!(["a"]));
-        assert_eq!(read["ttl"], json!(0));
-        assert!(role.legacy_in_use("policies") && !role.legacy_in_use("ttl"));
+        assert!(read.get("ttl").is_none());
     }
 }

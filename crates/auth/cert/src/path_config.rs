@@ -15,8 +15,7 @@ const CONFIG_KEY: &str = "config";
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct CertConfig {
-    /// Renewals do not need the login's certificate (binding needs a core hook: see the
-    /// crate documentation).
+    /// Renewals do not need the login's certificate.
     pub(crate) disable_binding: bool,
     /// Copy the token metadata onto the identity alias.
     pub(crate) enable_identity_alias_metadata: bool,

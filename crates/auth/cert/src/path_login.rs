@@ -14,14 +14,14 @@ use serde_json::Value;
 use crate::client_cert::ClientCert;
 use crate::path_certs::{self, CertRole, PREFIX};
 use crate::trust::Trusted;
-use crate::{constraints, path_config};
+use crate::{constraints, path_config, renewal};
 
 /// No certificate on the connection.
-const NO_CERT: &str = "no client certificate found";
+pub(crate) const NO_CERT: &str = "no client certificate found";
 /// No role trusts the chain.
-const UNTRUSTED: &str = "invalid certificate or no client certificate supplied";
+pub(crate) const UNTRUSTED: &str = "invalid certificate or no client certificate supplied";
 /// A role trusts the chain but the certificate fails its constraints.
-const NO_MATCH: &str =
+pub(crate) const NO_MATCH: &str =
     "no chain matching all constraints could be found for this login certificate";
 
 pub(crate) fn routes(router: Router<()>) -> Router<()> {
@@ -42,8 +42,22 @@ enum Outcome {
     Untrusted,
 }
 
-async fn find_role(req: &Req, chain: &[Vec<u8>], cert: &ClientCert) -> Result<Outcome> {
-    let name = req.str("name")?.trim().to_lowercase();
+/// The role among `name` (every role when "") that admits the chain, or the error to answer.
+pub(crate) async fn verify(req: &Req, name: &str, chain: &[Vec<u8>]) -> Result<Box<CertRole>> {
+    let Some(leaf) = chain.first() else { return Err(Error::invalid(NO_CERT)) };
+    let Some(cert) = ClientCert::parse(leaf) else {
+        tracing::debug!(mount = %req.inner.mount_point, "cert: client certificate does not parse");
+        return Err(Error::invalid(UNTRUSTED));
+    };
+    match find_role(req, name, chain, &cert).await? {
+        Outcome::Matched(role) => Ok(role),
+        Outcome::Constrained => Err(Error::invalid(NO_MATCH)),
+        Outcome::Untrusted => Err(Error::invalid(UNTRUSTED)),
+    }
+}
+
+async fn find_role(req: &Req, name: &str, chain: &[Vec<u8>], cert: &ClientCert) -> Result<Outcome> {
+    let name = name.trim().to_lowercase();
     let names = if name.is_empty() { req.storage().list(PREFIX).await? } else { vec![name] };
     let mount = &req.inner.mount_point;
     let now = UnixTime::now();
@@ -93,15 +107,11 @@ fn metadata(role: &CertRole, cert: &ClientCert) -> Map {
 
 async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
     let chain = req.inner.peer_certificates.clone();
-    let Some(leaf) = chain.first() else { return Err(Error::invalid(NO_CERT)) };
-    let Some(cert) = ClientCert::parse(leaf) else {
-        tracing::debug!(mount = %req.inner.mount_point, "cert: client certificate does not parse");
+    let role = verify(&req, &req.str("name")?, &chain).await?;
+    // `verify` parsed the leaf already: it is there and parses.
+    let Some((leaf, cert)) = chain.first().and_then(|leaf| Some((leaf, ClientCert::parse(leaf)?)))
+    else {
         return Err(Error::invalid(UNTRUSTED));
-    };
-    let role = match find_role(&req, &chain, &cert).await? {
-        Outcome::Matched(role) => role,
-        Outcome::Constrained => return Err(Error::invalid(NO_MATCH)),
-        Outcome::Untrusted => return Err(Error::invalid(UNTRUSTED)),
     };
     cidr::check_source(req.inner.remote_addr, &role.token.bound_cidrs, "the role")
         .map_err(|_| Error::PermissionDenied)?;
@@ -110,11 +120,12 @@ async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
     let metadata = metadata(&role, &cert);
     let mut login = role.token.login();
     let who = if role.display_name.is_empty() { &role.name } else { &role.display_name };
-    login.display_name = coffer_jwt::display_name(&req.inner.mount_point, who);
+    login.display_name = who.clone();
     if config.enable_identity_alias_metadata {
         login.alias_metadata = metadata.clone();
     }
     login.metadata = metadata;
+    login.internal = renewal::binding(leaf, &cert);
     login.alias_name = cert.common_name;
     Ok(Some(Response { login: Some(login), ..Response::default() }))
 }

@@ -5,7 +5,7 @@
 use coffer_types::Map;
 use serde_json::Value;
 
-use crate::glob;
+use coffer_framework::glob;
 
 /// One comparable claim value.
 #[derive(Debug, Clone, PartialEq, Eq)]

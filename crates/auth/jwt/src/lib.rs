@@ -12,13 +12,12 @@
 //! Only public-key algorithms are accepted ([`keys::SUPPORTED`]): `none` and HMAC are refused
 //! before any key is looked at. Tokens never appear in logs or error messages.
 //!
-//! The verification pieces ([`validate`], [`keys`], [`http`], [`glob`]) are public because
+//! The verification pieces ([`validate`], [`keys`], [`http`]) are public because
 //! the Kubernetes method validates service-account JWTs with them.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod claims;
-pub mod glob;
 pub mod http;
 pub mod jwks;
 pub mod keys;
@@ -33,7 +32,6 @@ use std::sync::Arc;
 use coffer_framework::{Backend, BackendConfig, Router, SpecialPaths};
 use coffer_types::Result;
 
-pub use path_login::display_name;
 pub use state::JwtState;
 
 /// Builds a JWT mount (also registered as `oidc`, serving the JWT flow).

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, Path, Req, Router, cidr};
+use coffer_framework::{Field, IssuedLogin, LoginRenewal, Path, Req, Router, cidr};
 use coffer_types::{Error, Map, Response, Result, SecretString, unix_now};
 use serde_json::Value;
 
@@ -14,23 +14,18 @@ use crate::state::JwtState;
 use crate::validate::{Expected, ParsedToken, TokenError, audiences};
 
 pub(crate) fn routes(router: Router<JwtState>) -> Router<JwtState> {
-    router.path(
-        Path::new("login")
-            .field(Field::string("role").describe("The role to log in against."))
-            .field(Field::string("jwt").describe("The signed JWT."))
-            .write(login),
-    )
+    router
+        .path(
+            Path::new("login")
+                .field(Field::string("role").describe("The role to log in against."))
+                .field(Field::string("jwt").describe("The signed JWT."))
+                .write(login),
+        )
+        .login_renewal(renew)
 }
 
 fn validating(e: TokenError) -> Error {
     Error::invalid(format!("error validating token: {e}"))
-}
-
-/// The name tokens of this mount carry, Vault style: the mount path with dashes, then `who`
-/// (`auth/jwt/` and `alice` give `jwt-alice`).
-pub fn display_name(mount_point: &str, who: &str) -> String {
-    let source = mount_point.strip_prefix("auth/").unwrap_or(mount_point).replace('/', "-");
-    format!("{source}{who}").trim_end_matches('-').to_string()
 }
 
 /// The alias name: the user claim, which must be a string.
@@ -125,23 +120,24 @@ async fn login(state: Arc<JwtState>, req: Req) -> Result<Option<Response>> {
         .map_err(|e| Error::invalid(format!("error validating claims: {e}")))?;
 
     let mut login = role.token.login();
-    login.display_name = display_name(&req.inner.mount_point, &user);
+    login.display_name = user.clone();
     login.alias_name = user;
     login.alias_metadata = metadata.clone();
     login.metadata = metadata;
+    login.internal.insert("role".into(), Value::String(role_name));
     Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+/// A token renews on its role's current TTLs while the role exists.
+async fn renew(_s: Arc<JwtState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
+    let name = login.role_name("role")?;
+    let role = path_role::load(&req, name).await?;
+    LoginRenewal::while_role_exists(role.as_ref().map(|r| &r.token), name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn display_names_follow_the_mount() {
-        assert_eq!(display_name("auth/jwt/", "alice"), "jwt-alice");
-        assert_eq!(display_name("auth/ci/jwt/", "bob"), "ci-jwt-bob");
-        assert_eq!(display_name("auth/jwt/", ""), "jwt");
-    }
 
     #[test]
     fn user_claims_must_be_strings() {

@@ -44,6 +44,7 @@ pub(crate) struct Role {
     pub(crate) callback_mode: String,
     pub(crate) max_age: i64,
     pub(crate) verbose_oidc_logging: bool,
+    pub(crate) oidc_disable_confirmation: bool,
     pub(crate) oauth2_metadata: Vec<String>,
     pub(crate) token_policies_template_claims: bool,
     pub(crate) token: TokenFields,
@@ -75,6 +76,7 @@ impl Role {
             ("max_age", json!(self.max_age)),
             ("not_before_leeway", json!(self.not_before_leeway)),
             ("oauth2_metadata", json!(self.oauth2_metadata)),
+            ("oidc_disable_confirmation", json!(self.oidc_disable_confirmation)),
             ("oidc_scopes", json!(self.oidc_scopes)),
             ("role_type", json!(self.role_type)),
             ("token_policies_template_claims", json!(self.token_policies_template_claims)),
@@ -118,6 +120,7 @@ pub(crate) fn routes(router: Router<JwtState>) -> Router<JwtState> {
         .field(Field::string("callback_mode"))
         .field(Field::duration("max_age"))
         .field(Field::bool("verbose_oidc_logging"))
+        .field(Field::bool("oidc_disable_confirmation"))
         .field(Field::list("oauth2_metadata"))
         .field(Field::int("poll_interval"))
         .field(Field::bool("token_policies_template_claims"));
@@ -231,6 +234,7 @@ fn apply(role: &mut Role, req: &mut Req, creating: bool) -> Result<()> {
     for (name, slot) in [
         ("user_claim_json_pointer", &mut role.user_claim_json_pointer),
         ("verbose_oidc_logging", &mut role.verbose_oidc_logging),
+        ("oidc_disable_confirmation", &mut role.oidc_disable_confirmation),
         ("token_policies_template_claims", &mut role.token_policies_template_claims),
     ] {
         if req.has(name) {

@@ -7,6 +7,7 @@
 //! - `jwks_url_keys_are_cached_and_refetched_on_unknown_kid`
 //! - `oidc_discovery_finds_the_key_set`
 //! - `config_and_role_validation`
+//! - `renewal_follows_the_role`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -432,5 +433,30 @@ async fn config_and_role_validation() {
         refused(&core, "r", &ec.sign(None, &json!({"sub": "s", "exp": now() + 60})))
             .await
             .contains("token signed with unexpected algorithm")
+    );
+}
+
+/// Renewal follows the role as it is now (OpenBao 2.7): new TTLs apply; a deleted role
+/// refuses with a 500.
+#[tokio::test]
+async fn renewal_follows_the_role() {
+    let core = core().await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let config = json!({"jwt_validation_pubkeys": [key.public_pem], "bound_issuer": ISSUER});
+    write(&core, "auth/jwt/config", config).await;
+    ci_role(&core).await;
+    let jwt = key.sign(None, &claims("alice", json!(["api"]), "prod"));
+    let token = login(&core, "ci", &jwt).await.unwrap().auth.unwrap().client_token;
+    let renew = || async {
+        call(&core, Some(token.expose()), Operation::Update, "auth/token/renew-self", json!({}))
+            .await
+    };
+    write(&core, "auth/jwt/role/ci", json!({"token_ttl": "20m"})).await;
+    assert_eq!(renew().await.unwrap().auth.unwrap().lease_duration, 1200);
+    call(&core, Some("root"), Operation::Delete, "auth/jwt/role/ci", json!({})).await.unwrap();
+    let refused = renew().await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.to_string().as_str()),
+        (500, "failed to renew entry: role ci does not exist during renewal")
     );
 }

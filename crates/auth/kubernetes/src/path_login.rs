@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, Path, Req, Router, cidr};
-use coffer_jwt::glob;
+use coffer_framework::{Field, IssuedLogin, LoginRenewal, Path, Req, Router, cidr, glob};
 use coffer_types::{Error, Map, Response, Result, SecretString};
 use serde_json::Value;
 
@@ -22,12 +21,14 @@ fn expected_issuer(config: &crate::path_config::KubeConfig) -> &str {
 }
 
 pub(crate) fn routes(router: Router<KubeState>) -> Router<KubeState> {
-    router.path(
-        Path::new("login")
-            .field(Field::string("role").describe("The role to log in against."))
-            .field(Field::string("jwt").describe("The service account's JWT."))
-            .write(login),
-    )
+    router
+        .path(
+            Path::new("login")
+                .field(Field::string("role").describe("The role to log in against."))
+                .field(Field::string("jwt").describe("The service account's JWT."))
+                .write(login),
+        )
+        .login_renewal(renew)
 }
 
 /// The name binding: `*` or one matching glob.
@@ -160,14 +161,21 @@ async fn login(state: Arc<KubeState>, req: Req) -> Result<Option<Response>> {
         alias_metadata.insert(key.into(), Value::String(value.clone()));
     }
     let mut metadata = alias_metadata.clone();
-    metadata.insert("role".into(), Value::String(role_name));
+    metadata.insert("role".into(), Value::String(role_name.clone()));
     let mut login = role.token.login();
-    let who = format!("{}-{}", sa.namespace, sa.name);
-    login.display_name = coffer_jwt::display_name(&req.inner.mount_point, &who);
+    login.display_name = format!("{}-{}", sa.namespace, sa.name);
     login.metadata = metadata;
     login.alias_name = alias;
     login.alias_metadata = alias_metadata;
+    login.internal.insert("role".into(), Value::String(role_name));
     Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+/// A token renews on its role's current TTLs while the role exists.
+async fn renew(_s: Arc<KubeState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
+    let name = login.role_name("role")?;
+    let role = path_role::load(&req, name).await?;
+    LoginRenewal::while_role_exists(role.as_ref().map(|r| &r.token), name)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use coffer_framework::token_fields::{self, TokenFields, sorted};
-use coffer_framework::{Field, Path, Req, Router, read_json};
+use coffer_framework::{Field, LegacyNames, Path, Req, Router, read_json};
 use coffer_types::{Error, Map, Response, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,13 +17,9 @@ use crate::path_config::KubeState;
 pub(crate) const ALIAS_UID: &str = "serviceaccount_uid";
 pub(crate) const ALIAS_NAME: &str = "serviceaccount_name";
 
-/// Legacy names of token settings: (legacy, current).
-const LEGACY_TOKEN_FIELDS: &[(&str, &str)] = &[
-    ("ttl", "token_ttl"),
-    ("max_ttl", "token_max_ttl"),
-    ("num_uses", "token_num_uses"),
-    ("bound_cidrs", "token_bound_cidrs"),
-];
+/// The legacy names of token settings a role accepts and echoes (hvac writes roles with
+/// `policies`, `ttl`, `max_ttl` and `period`).
+const LEGACY: &[&str] = &["policies", "ttl", "max_ttl", "period", "num_uses", "bound_cidrs"];
 
 /// A stored role.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -35,6 +31,8 @@ pub(crate) struct Role {
     pub(crate) audience: String,
     pub(crate) alias_name_source: String,
     pub(crate) token: TokenFields,
+    /// Legacy names used to set token settings, echoed on reads.
+    pub(crate) legacy: LegacyNames,
 }
 
 impl Role {
@@ -54,6 +52,7 @@ impl Role {
             out.insert("audience".into(), json!(self.audience));
         }
         self.token.write_json(&mut out);
+        self.legacy.echo(&self.token, &mut out);
         Value::Object(sorted(out))
     }
 }
@@ -74,7 +73,7 @@ pub(crate) fn routes(router: Router<KubeState>) -> Router<KubeState> {
         .field(Field::string("bound_service_account_namespace_selector"))
         .field(Field::string("audience").describe("Audience the JWT must carry."))
         .field(Field::string("alias_name_source").describe("serviceaccount_uid or _name."));
-    for (legacy, _) in LEGACY_TOKEN_FIELDS {
+    for legacy in ["ttl", "max_ttl", "num_uses", "bound_cidrs"] {
         role = role.field(Field::any(legacy).describe("Deprecated: use the token_ field."));
     }
     let role = role.read(read_role).write(write_role).delete(delete_role).existence(
@@ -107,14 +106,9 @@ fn no_mixed_star(list: &[String]) -> Result<()> {
 
 /// Applies the request to `role` (fields not sent keep their value) and checks the result.
 fn apply(role: &mut Role, req: &mut Req) -> Result<()> {
-    for (legacy, current) in LEGACY_TOKEN_FIELDS {
-        if !req.has(current) {
-            if let Some(value) = req.inner.data.get(*legacy).cloned() {
-                req.inner.data.insert((*current).to_string(), value);
-            }
-        }
-    }
+    role.legacy.upgrade(req, LEGACY);
     role.token.update(req)?;
+    role.legacy.retain_in_use(&role.token);
     if req.has("bound_service_account_names") {
         role.bound_service_account_names = req.list("bound_service_account_names")?;
     }

@@ -8,6 +8,7 @@
 //! - `pem_keys_validate_locally_without_an_api_call`
 //! - `namespace_selector_admits_labelled_namespaces`
 //! - `config_and_role_validation`
+//! - `renewal_follows_the_role`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -450,5 +451,33 @@ async fn namespace_selector_admits_labelled_namespaces() {
     assert_eq!(
         refused(&core, "sel", &key.sign(None, &claims("gone"))).await,
         (403, "namespace not authorized".into())
+    );
+}
+
+/// Renewal follows the role as it is now (OpenBao 2.7): new TTLs apply; a deleted role
+/// refuses with a 500.
+#[tokio::test]
+async fn renewal_follows_the_role() {
+    let core = core().await;
+    let (server, _cluster) = fake_cluster("reviewer-token").await;
+    let key = TestKey::generate(Algorithm::RS256);
+    let config = json!({"kubernetes_host": server.url(), "pem_keys": [key.public_pem]});
+    write(&core, "auth/kubernetes/config", config).await;
+    app_role(&core).await;
+    let jwt = key.sign(None, &projected("prod", "app", "uid-app", "vault"));
+    let token = login(&core, "app", &jwt).await.unwrap().auth.unwrap().client_token;
+    let renew = || async {
+        call(&core, Some(token.expose()), Operation::Update, "auth/token/renew-self", json!({}))
+            .await
+    };
+    write(&core, "auth/kubernetes/role/app", json!({"token_ttl": "20m"})).await;
+    assert_eq!(renew().await.unwrap().auth.unwrap().lease_duration, 1200);
+    call(&core, Some("root"), Operation::Delete, "auth/kubernetes/role/app", json!({}))
+        .await
+        .unwrap();
+    let refused = renew().await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.to_string().as_str()),
+        (500, "failed to renew entry: role app does not exist during renewal")
     );
 }

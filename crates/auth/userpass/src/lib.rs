@@ -8,7 +8,10 @@ mod password;
 use std::sync::Arc;
 
 use coffer_framework::token_fields::{self, TokenFields, sorted};
-use coffer_framework::{Backend, BackendConfig, Field, Path, Req, Router, SpecialPaths, read_json};
+use coffer_framework::{
+    Backend, BackendConfig, Field, IssuedLogin, LoginRenewal, Path, RenewTerms, Req, Router,
+    SpecialPaths, read_json,
+};
 use coffer_types::{Error, Map, Response, Result, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -51,12 +54,17 @@ pub fn factory(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
             .path(
                 token_fields::declare(Path::new("users/{username}/policies")).write(write_policies),
             )
-            .path(Path::new("login/{username}").field(Field::string("password")).write(login)),
+            .path(Path::new("login/{username}").field(Field::string("password")).write(login))
+            .login_renewal(renew),
     ))
 }
 
 fn key(req: &Req) -> String {
-    format!("user/{}", req.capture("username").to_lowercase())
+    user_key(req.capture("username"))
+}
+
+fn user_key(username: &str) -> String {
+    format!("user/{}", username.to_lowercase())
 }
 
 async fn load(req: &Req) -> Result<Option<User>> {
@@ -142,7 +150,20 @@ async fn login(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>> {
     let mut metadata = Map::new();
     metadata.insert("username".into(), Value::String(username.clone()));
     login.metadata = metadata;
-    login.display_name = format!("userpass-{username}");
+    login.display_name = username.clone();
     login.alias_name = username;
     Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+/// A token renews on its user's current TTLs; not once the user's policies changed, and
+/// not at all (an empty answer, as Vault gives) once the user is gone.
+async fn renew(_s: Arc<UserpassState>, req: Req, login: IssuedLogin) -> Result<LoginRenewal> {
+    let username = login.metadata_str("username");
+    let Some(user) = read_json::<User>(req.storage(), &user_key(username)).await? else {
+        return Ok(LoginRenewal::Declined);
+    };
+    if !login.same_policies(&user.token.policies) {
+        return Err(Error::internal("policies have changed, not renewing"));
+    }
+    Ok(LoginRenewal::Terms(RenewTerms::from(&user.token)))
 }

@@ -2,7 +2,7 @@
 //!
 //! Contents: user CRUD and read shape (never a password); login (token settings,
 //! lookup-self); wrong password and unknown user refused alike, after comparable work;
-//! password change; policies endpoint; bcrypt import.
+//! password change; policies endpoint; bcrypt import; renewal follows the user.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -186,4 +186,29 @@ async fn imported_bcrypt_hashes_verify() {
         .await
         .unwrap();
     assert!(login(&core, "old", "fresh").await.is_ok());
+}
+
+/// Renewal follows the user as it is now (OpenBao 2.7, checked): new TTLs apply, changed
+/// policies refuse with a 500, a deleted user gets an empty answer and no renewal.
+#[tokio::test]
+async fn renewal_follows_the_user() {
+    let core = core().await;
+    let user = json!({"password": "pw", "token_policies": "a", "token_ttl": "1h"});
+    root(&core, Operation::Update, "users/bob", user).await.unwrap();
+    let token = login(&core, "bob", "pw").await.unwrap().auth.unwrap().client_token;
+    let token = token.expose().to_string();
+    let renew = || async {
+        core.handle(Request::new(Operation::Update, "auth/token/renew-self").with_token(&token))
+            .await
+    };
+    root(&core, Operation::Update, "users/bob", json!({"token_ttl": "20m"})).await.unwrap();
+    assert_eq!(renew().await.unwrap().auth.unwrap().lease_duration, 1200);
+    root(&core, Operation::Update, "users/bob", json!({"token_policies": "a,b"})).await.unwrap();
+    let refused = renew().await.unwrap_err();
+    assert_eq!(
+        (refused.status(), refused.to_string().as_str()),
+        (500, "failed to renew entry: policies have changed, not renewing")
+    );
+    root(&core, Operation::Delete, "users/bob", json!({})).await.unwrap();
+    assert!(renew().await.unwrap().is_empty(), "204, as OpenBao answers");
 }

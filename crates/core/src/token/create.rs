@@ -200,34 +200,59 @@ pub(crate) fn build(
         mount_max_ttl: ctx.max_ttl,
         mount_accessor: String::new(),
         bound_cidrs: Vec::new(),
+        internal: Map::new(),
     };
     Ok((token, entry, warnings))
 }
 
-/// The renewed expiry of `entry` for an increment (seconds, 0 = the original TTL), and a
-/// warning when it was capped by the token's maximum TTL.
-pub(crate) fn renewed(
-    entry: &TokenEntry,
-    increment: i64,
-    now: i64,
-) -> Result<(TokenEntry, Vec<String>)> {
+/// The TTL settings a renewal applies, in seconds: the TTL without an increment, the cap
+/// on the token's life from its creation (0 = none), and the period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RenewalTerms {
+    pub(crate) ttl: i64,
+    pub(crate) max_ttl: i64,
+    pub(crate) period: i64,
+}
+
+impl RenewalTerms {
+    /// The terms the token was issued with.
+    pub(crate) fn issued(entry: &TokenEntry) -> Self {
+        RenewalTerms { ttl: entry.creation_ttl, max_ttl: entry.mount_max_ttl, period: entry.period }
+    }
+}
+
+/// Fails unless `entry` can be renewed at all (root tokens without TTL and tokens created
+/// non-renewable cannot).
+pub(crate) fn check_renewable(entry: &TokenEntry) -> Result<()> {
     if !entry.renewable || entry.expire_time == 0 {
         return Err(Error::invalid("lease is not renewable"));
     }
+    Ok(())
+}
+
+/// The renewed entry for an increment (seconds, 0 = the terms' TTL) on `terms`, and a
+/// warning when it was capped by the token's maximum TTL.
+pub(crate) fn renewed(
+    entry: &TokenEntry,
+    terms: RenewalTerms,
+    increment: i64,
+    now: i64,
+) -> Result<(TokenEntry, Vec<String>)> {
+    check_renewable(entry)?;
     let mut warnings = Vec::new();
-    let wanted = if entry.period > 0 {
-        entry.period
+    let wanted = if terms.period > 0 {
+        terms.period
     } else if increment > 0 {
         increment
     } else {
-        entry.creation_ttl
+        terms.ttl
     };
     let mut max_expire = i64::MAX;
     if entry.explicit_max_ttl > 0 {
         max_expire = entry.creation_time + entry.explicit_max_ttl;
     }
-    if entry.period == 0 && entry.mount_max_ttl > 0 {
-        max_expire = max_expire.min(entry.creation_time + entry.mount_max_ttl);
+    if terms.period == 0 && terms.max_ttl > 0 {
+        max_expire = max_expire.min(entry.creation_time + terms.max_ttl);
     }
     let mut expire = now + wanted;
     if expire > max_expire {
@@ -241,5 +266,7 @@ pub(crate) fn renewed(
     let mut new = entry.clone();
     new.expire_time = expire;
     new.last_renewal_time = now;
+    new.period = terms.period;
+    new.mount_max_ttl = terms.max_ttl;
     Ok((new, warnings))
 }

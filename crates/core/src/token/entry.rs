@@ -63,6 +63,9 @@ pub struct TokenEntry {
     /// CIDR blocks the token may be used from (empty = anywhere).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bound_cidrs: Vec<String>,
+    /// The login's internal data, handed back to its auth method on renewal; never shown.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub internal: Map,
 }
 
 fn rfc3339(unix: i64) -> String {

@@ -9,6 +9,7 @@ mod routes;
 mod store;
 
 pub use create::CreateParams;
+pub(crate) use create::RenewalTerms;
 pub use entry::TokenEntry;
 pub(crate) use routes::backend;
 pub use store::TokenStore;

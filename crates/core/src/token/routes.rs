@@ -6,7 +6,7 @@ use coffer_framework::{Backend, Field, Path, Req, Router, SpecialPaths};
 use coffer_types::{Error, Response, Result, unix_now};
 use serde_json::json;
 
-use super::create::{CreateContext, CreateParams, build, renewed};
+use super::create::{CreateContext, CreateParams, build, check_renewable, renewed};
 use super::{TokenEntry, TokenStore, roles};
 use crate::{Active, Core};
 
@@ -201,8 +201,14 @@ async fn renew(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
             "renew-accessor" => Error::invalid("invalid accessor"),
             _ => Error::invalid("token not found"),
         })?;
+    let increment = req.duration("increment")?;
+    check_renewable(&entry)?;
+    let core = state.core()?;
+    let Some(terms) = core.login_renewal_terms(&active, &entry, &req.inner).await? else {
+        return Ok(None);
+    };
     let now = unix_now();
-    let (new, warnings) = renewed(&entry, req.duration("increment")?, now)?;
+    let (new, warnings) = renewed(&entry, terms, increment, now)?;
     store.update(&hash, &entry, &new).await?;
     let mut response = Response { auth: Some(new.auth(&token, now)), ..Response::default() };
     response.warnings = warnings;

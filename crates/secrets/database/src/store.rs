@@ -1,7 +1,7 @@
 //! The persisted model of the engine: connections (`config/<name>`), dynamic roles
 //! (`role/<name>`) and static roles (`static-role/<name>`), with the storage helpers.
 
-use coffer_framework::{Req, read_json};
+use coffer_framework::{Req, glob, read_json};
 use coffer_storage::SharedStorage;
 use coffer_types::{Error, Map, Result, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -79,24 +79,8 @@ impl DbConfig {
 
     /// Whether `role` may use this connection: listed, matched by a `*` glob, or `*`.
     pub(crate) fn allows(&self, role: &str) -> bool {
-        self.allowed_roles.iter().any(|pattern| glob_matches(pattern, role))
+        self.allowed_roles.iter().any(|pattern| glob::matches(pattern, role))
     }
-}
-
-/// Whether `name` matches `pattern`, where `*` stands for any run of characters.
-pub(crate) fn glob_matches(pattern: &str, name: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = name.strip_prefix(first) else { return false };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// A dynamic role (`roles/:name`).
@@ -224,19 +208,6 @@ pub(crate) async fn list(storage: &SharedStorage, prefix: &str) -> Result<Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs() {
-        assert!(glob_matches("*", "anything"));
-        assert!(glob_matches("ro", "ro"));
-        assert!(!glob_matches("ro", "rw"));
-        assert!(glob_matches("app-*", "app-web"));
-        assert!(!glob_matches("app-*", "web-app"));
-        assert!(glob_matches("*-ro", "web-ro"));
-        assert!(glob_matches("a*b*c", "a-x-b-y-c"));
-        assert!(!glob_matches("a*b*c", "a-x-c"));
-        assert!(!glob_matches("ab*ba", "aba"));
-    }
 
     #[test]
     fn allowed_roles_default_to_none() {

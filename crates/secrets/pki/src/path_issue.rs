@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use coffer_framework::{Field, Path, Req, Router, SecretRequest};
+use coffer_framework::{Field, Path, Req, Router, SecretRequest, glob};
 use coffer_types::{Error, Map, Response, Result, SecretLease, unix_now};
 use rcgen::ExtendedKeyUsagePurpose;
 use serde_json::{Value, json};
@@ -170,7 +170,7 @@ fn plan_leaf(
     let serial_number = req.str("serial_number")?;
     if !serial_number.is_empty()
         && !role.allowed_serial_numbers.is_empty()
-        && !role.allowed_serial_numbers.iter().any(|p| names::glob_match(p, &serial_number))
+        && !role.allowed_serial_numbers.iter().any(|p| glob::matches(p, &serial_number))
     {
         return Err(Error::invalid(format!(
             "serial_number {serial_number} not allowed by this role"
@@ -178,7 +178,7 @@ fn plan_leaf(
     }
     let user_ids = req.list("user_ids")?;
     for id in &user_ids {
-        if !role.allowed_user_ids.iter().any(|p| p == "*" || names::glob_match(p, id)) {
+        if !role.allowed_user_ids.iter().any(|p| p == "*" || glob::matches(p, id)) {
             return Err(Error::invalid(format!("user_id {id} not allowed by this role")));
         }
     }

@@ -1,5 +1,7 @@
-//! Vault's globs: `*` matches any run of characters (including none), every other character
-//! matches itself. Used by bound claims of type `glob` and by Kubernetes name bindings.
+//! Vault's globs: `*` matches any run of characters (including none, dots and slashes
+//! too), every other character matches itself. One copy for every engine: JWT bound claims
+//! of type `glob`, Kubernetes name bindings, cert constraints, PKI names, database
+//! `allowed_roles`. (Policy parameter globs follow other rules: see `coffer-policy`.)
 
 /// Whether `value` matches `pattern`.
 pub fn matches(pattern: &str, value: &str) -> bool {
@@ -43,6 +45,14 @@ mod tests {
         assert!(matches("a*b*c", "axxbyyc"));
         assert!(!matches("a*b*c", "axxcyyb"));
         assert!(!matches("ab*ba", "aba"), "prefix and suffix may not overlap");
+        assert!(matches("a*b*c", "abc"));
+        assert!(matches("a*", "a"));
+        assert!(matches("*.example.com", "a.b.example.com"));
+        assert!(matches(
+            "spiffe://cluster.local/ns/*/sa/*",
+            "spiffe://cluster.local/ns/prod/sa/web"
+        ));
+        assert!(!matches("spiffe://cluster.local/ns/*/sa/*", "spiffe://other/ns/prod/sa/web"));
         assert!(any_matches(&["x".into(), "team-*".into()], "team-a"));
         assert!(!any_matches(&[], "team-a"));
     }
