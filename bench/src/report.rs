@@ -164,6 +164,9 @@ pub struct Scale {
     pub store_bytes: u64,
     /// VmRSS of the restarted server after the renew and revoke runs, KiB.
     pub end_rss_kib: u64,
+    /// `(found, looked up)`: leases spread over all those created, looked up after the
+    /// restart (before the renew and revoke runs).
+    pub verified_after_restart: (u64, u64),
 }
 
 /// The issue's targets for the probe: restart-to-serving and server memory.
@@ -173,49 +176,41 @@ const RSS_TARGET_MIB: f64 = 200.0;
 impl Scale {
     fn markdown(&self, restarted: Option<&ServerStats>, out: &mut String) {
         let mib = |kib: u64| kib as f64 / 1024.0;
-        let _ = writeln!(
-            out,
-            "
-Leases stored at the restart: **{}**",
-            self.leases_stored
-        );
+        let _ = writeln!(out, "\nLeases stored at the restart: **{}**", self.leases_stored);
         if self.created > 0 {
+            let errors = if self.create_errors.is_empty() {
+                "0".to_string()
+            } else {
+                format!("{:?}", self.create_errors)
+            };
             let _ = writeln!(
                 out,
-                "
-Created {} leases{} in {:.1} s: {:.0} leases/s, errors: {}",
+                "\nCreated {} leases{} in {:.1} s: {:.0} leases/s, errors: {errors}",
                 self.created,
                 if self.reused_store { " (added to a stored run)" } else { "" },
                 self.create_seconds,
                 self.create_per_second,
-                if self.create_errors.is_empty() {
-                    "0".to_string()
-                } else {
-                    format!("{:?}", self.create_errors)
-                }
             );
         } else if self.reused_store {
             out.push_str(
-                "
-The leases come from an earlier run (`--dir`): none were created now.
-",
+                "\nThe leases come from an earlier run (`--dir`): none were created now.\n",
             );
         }
         if !self.rss_while_creating_kib.is_empty() {
-            out.push_str(
-                "
-| leases created | server RSS |
-|---:|---:|
-",
-            );
+            out.push_str("\n| leases created | server RSS |\n|---:|---:|\n");
             for (n, kib) in &self.rss_while_creating_kib {
                 let _ = writeln!(out, "| {n} | {:.1} MiB |", mib(*kib));
             }
         }
         let _ = writeln!(
             out,
-            "
-First server: RSS {:.1} MiB after creating, peak {:.1} MiB; SIGTERM to exit {:.0} ms; store on disk {:.0} MiB; restarted server RSS after the runs {:.1} MiB",
+            "\nAfter the restart, {} of {} leases looked up (spread over all created) were stored.",
+            self.verified_after_restart.0, self.verified_after_restart.1
+        );
+        let _ = writeln!(
+            out,
+            "\nFirst server: RSS {:.1} MiB after creating, peak {:.1} MiB; SIGTERM to exit {:.0} ms; \
+             store on disk {:.0} MiB. Restarted server: RSS {:.1} MiB after the runs.",
             mib(self.first_rss_kib),
             mib(self.first_peak_rss_kib),
             self.shutdown_ms,
@@ -225,12 +220,7 @@ First server: RSS {:.1} MiB after creating, peak {:.1} MiB; SIGTERM to exit {:.0
         if let Some(s) = restarted {
             let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
             let peak = mib(s.peak_rss_kib.max(s.idle_rss_kib));
-            out.push_str(
-                "
-| target | measured | verdict |
-|---|---|---|
-",
-            );
+            out.push_str("\n| target | measured | verdict |\n|---|---|---|\n");
             let _ = writeln!(
                 out,
                 "| restart-to-serving < 2 s | {:.0} ms | {} |",

@@ -53,6 +53,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_CREATE_ERRORS: u64 = 1000;
 /// RSS samples taken while creating.
 const RSS_SAMPLES: u64 = 10;
+/// Leases looked up after the restart to check they are all still stored.
+const VERIFY_SAMPLE: usize = 1000;
 
 /// What a `--dir` remembers between runs. The directory is the benchmark's own; the unseal
 /// key and tokens kept here open nothing else.
@@ -307,6 +309,35 @@ async fn serve(
     }
 }
 
+/// Looks up `sample` leases spread evenly over `ids` after the restart; returns how many
+/// the server still holds. Every lease was acknowledged, so all of them must be there.
+async fn verify(token: &Api, ids: &[String], sample: usize, concurrency: usize) -> u64 {
+    let step = (ids.len() / sample.max(1)).max(1);
+    let picked: Vec<String> = ids.iter().step_by(step).take(sample).cloned().collect();
+    let picked = Arc::new(picked);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (token, picked, next) = (token.clone(), picked.clone(), next.clone());
+        workers.spawn(async move {
+            let mut found = 0;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(id) = picked.get(i) else { return found };
+                let call = Call::json(Method::PUT, "sys/leases/lookup", &json!({ "lease_id": id }));
+                if token.send(&call).await.is_ok_and(|s| s.is_success()) {
+                    found += 1;
+                }
+            }
+        });
+    }
+    let mut found = 0;
+    while let Some(done) = workers.join_next().await {
+        found += done.unwrap_or(0);
+    }
+    found
+}
+
 /// Bytes under `path`, recursively.
 fn disk_bytes(path: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else { return 0 };
@@ -460,6 +491,12 @@ pub async fn run(args: LeasesArgs) -> Result<()> {
     // The expiry task's first ticks run in here.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = second.memory_kib().0;
+    let sample = ids.len().min(VERIFY_SAMPLE);
+    scale.verified_after_restart = (verify(&token, &ids, sample, concurrency).await, sample as u64);
+    progress.say(&format!(
+        "after the restart {} of {} sampled leases are stored",
+        scale.verified_after_restart.0, scale.verified_after_restart.1
+    ));
 
     // 3. Renew the first half (distinct leases), revoke from the end.
     let half = ids.len().div_ceil(2);
@@ -518,6 +555,11 @@ pub async fn run(args: LeasesArgs) -> Result<()> {
         write_ids(&dir, &ids)?;
     }
     progress.overall.finish_and_clear();
+    let (found, sampled) = scale.verified_after_restart;
     report.scale = Some(scale);
-    crate::emit_to(&report, args.json.as_deref(), args.markdown.as_deref())
+    crate::emit_to(&report, args.json.as_deref(), args.markdown.as_deref())?;
+    if found < sampled {
+        bail!("only {found} of {sampled} acknowledged leases were found after the restart");
+    }
+    Ok(())
 }

@@ -114,6 +114,8 @@ fn lease_probe_runs_small_against_a_durable_coffer() {
         serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(figures["scale"]["leases_stored"], 2000, "{report}");
     assert_eq!(figures["scale"]["create_errors"], serde_json::json!({}), "{report}");
+    let verified = &figures["scale"]["verified_after_restart"];
+    assert_eq!(verified, &serde_json::json!([1000, 1000]), "{report}");
     let rows = figures["rows"].as_array().unwrap();
     let workloads: Vec<&str> = rows.iter().map(|r| r["workload"].as_str().unwrap()).collect();
     assert_eq!(workloads, ["lease-renew", "lease-revoke"], "{report}");
