@@ -27,6 +27,9 @@ pub enum Command {
     Smoke(SmokeArgs),
     /// Starts Coffer and OpenBao, runs each workload on each alternately, prints ratios.
     Compare(CompareArgs),
+    /// Scale probe: stores many leases in a durable Coffer, restarts it, measures
+    /// restart-to-serving and memory, then renew and revoke throughput.
+    Leases(LeasesArgs),
     /// The machine's issue ceiling: EC P-256 keygen+sign per second on one thread.
     Raw,
     /// Times a full CRL rebuild with many revoked, unexpired certificates.
@@ -176,4 +179,41 @@ pub struct CompareArgs {
     /// The load (defaults: every workload, concurrency 1,32, 5s, 1s warm-up).
     #[command(flatten)]
     pub load: Load,
+}
+
+/// `coffer-bench leases`.
+///
+/// Starts Coffer on its embedded store in a temporary directory (init and unseal through the
+/// API), creates leases through the real API with the database engine (against PostgreSQL,
+/// with statements that are cheap no-ops: the leases are real, the users they would create are
+/// not), stops the server with SIGTERM, starts it again, and measures spawn to serving (unsealed
+/// and answering an authenticated lease lookup), idle and peak RSS, then renew and revoke
+/// throughput. Nothing is asserted about speed.
+#[derive(Debug, Clone, Args)]
+pub struct LeasesArgs {
+    /// The coffer binary (default: target/release/coffer in this workspace).
+    #[arg(long)]
+    pub coffer: Option<PathBuf>,
+    /// Leases stored before the restart.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub leases: u64,
+    /// Requests in flight while creating leases, and in the renew and revoke runs.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Length of the renew run and of the revoke run.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// PostgreSQL for the database engine: `postgres://user:password@127.0.0.1:5432/db`.
+    #[arg(long, env = "COFFER_BENCH_DATABASE", hide_env_values = true)]
+    pub database: String,
+    /// Keep the store in this directory (created if needed). When it already holds a store
+    /// made by an earlier run, the leases are not created again: the run starts at the restart.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the report as Markdown here (it is printed on stdout too).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
 }

@@ -57,20 +57,24 @@ impl Drop for Server {
     }
 }
 
+/// `(VmRSS, VmHWM)` of process `pid` in KiB (zeros once it is gone).
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
 impl Server {
     /// `(VmRSS, VmHWM)` in KiB.
     fn memory_kib(&self) -> (u64, u64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        memory_kib(self.pid)
     }
 
     fn log_tail(&self) -> String {
@@ -204,6 +208,13 @@ async fn wait_serving(server: &mut Server, storage: Storage, started: Instant) -
 
 /// `sys/init` with one key share, then `sys/unseal`; returns the root token.
 async fn init_and_unseal(api: &Api) -> Result<String> {
+    let (key, token) = init(api).await?;
+    unseal(api, &key).await?;
+    Ok(token)
+}
+
+/// `sys/init` with one key share; returns the unseal key and the root token.
+pub async fn init(api: &Api) -> Result<(String, String)> {
     let init = api
         .put("sys/init", &json!({ "secret_shares": 1, "secret_threshold": 1 }))
         .await?
@@ -218,11 +229,16 @@ async fn init_and_unseal(api: &Api) -> Result<String> {
         .and_then(Value::as_str)
         .context("sys/init returned no root token")?
         .to_string();
+    Ok((key, token))
+}
+
+/// `sys/unseal` with the one key share; fails unless the answer says unsealed.
+pub async fn unseal(api: &Api, key: &str) -> Result<()> {
     let unsealed = api.put("sys/unseal", &json!({ "key": key })).await?.ok("sys/unseal")?;
     if unsealed.get("sealed").and_then(Value::as_bool) != Some(false) {
         bail!("still sealed after sys/unseal: {unsealed}");
     }
-    Ok(token)
+    Ok(())
 }
 
 /// The `bao` binary: what `../shared/tools/get-openbao` prints.

@@ -10,6 +10,7 @@ mod crl;
 mod raw;
 mod report;
 mod runner;
+mod scale;
 mod throwaway;
 mod workloads;
 
@@ -202,13 +203,18 @@ pub async fn measure(
 
 /// Writes the report where asked and prints the Markdown.
 fn emit(report: &Report, load: Option<&Load>) -> Result<()> {
+    emit_to(report, load.and_then(|l| l.json.as_deref()), load.and_then(|l| l.markdown.as_deref()))
+}
+
+/// Prints the Markdown, and writes JSON and Markdown to the paths given.
+fn emit_to(report: &Report, json: Option<&Path>, markdown_path: Option<&Path>) -> Result<()> {
     let markdown = report.markdown();
     println!("{markdown}");
-    if let Some(path) = load.and_then(|l| l.json.as_ref()) {
+    if let Some(path) = json {
         std::fs::write(path, serde_json::to_vec_pretty(report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if let Some(path) = load.and_then(|l| l.markdown.as_ref()) {
+    if let Some(path) = markdown_path {
         std::fs::write(path, &markdown).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
@@ -342,6 +348,7 @@ fn main() -> ExitCode {
             Command::Smoke(args) => smoke(args).await,
             Command::Compare(args) => compare::run(args, pinned).await,
             Command::Crl(args) => crl::run(args).await,
+            Command::Leases(args) => scale::run(args).await,
             Command::Raw => {
                 let raw = raw::ec_p256_keygen_and_sign_per_second(Duration::from_secs(3));
                 println!("Raw EC P-256 keygen+sign on one thread (aws-lc-rs): {raw:.0}/s");

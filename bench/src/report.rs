@@ -136,6 +136,108 @@ pub struct ServerStats {
     pub binary_bytes: u64,
 }
 
+/// The lease scale probe's own figures (`coffer-bench leases`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Scale {
+    /// Leases stored when the server was restarted.
+    pub leases_stored: u64,
+    /// Whether the store came from an earlier run (`--dir`); creation figures are then of
+    /// this run's additions only.
+    pub reused_store: bool,
+    /// Leases created by this run.
+    pub created: u64,
+    /// Seconds spent creating them.
+    pub create_seconds: f64,
+    /// Leases created per second.
+    pub create_per_second: f64,
+    /// Failed creations by kind.
+    pub create_errors: BTreeMap<String, u64>,
+    /// `(leases created so far, VmRSS KiB)` of the first server while creating.
+    pub rss_while_creating_kib: Vec<(u64, u64)>,
+    /// VmRSS of the first server after creating, KiB.
+    pub first_rss_kib: u64,
+    /// VmHWM of the first server, KiB.
+    pub first_peak_rss_kib: u64,
+    /// SIGTERM to exit of the first server, milliseconds.
+    pub shutdown_ms: f64,
+    /// Size of the store's directory after the shutdown, bytes.
+    pub store_bytes: u64,
+    /// VmRSS of the restarted server after the renew and revoke runs, KiB.
+    pub end_rss_kib: u64,
+    /// `(found, looked up)`: leases spread over all those created, looked up after the
+    /// restart (before the renew and revoke runs).
+    pub verified_after_restart: (u64, u64),
+}
+
+/// The issue's targets for the probe: restart-to-serving and server memory.
+const SERVING_TARGET_MS: f64 = 2000.0;
+const RSS_TARGET_MIB: f64 = 200.0;
+
+impl Scale {
+    fn markdown(&self, restarted: Option<&ServerStats>, out: &mut String) {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let _ = writeln!(out, "\nLeases stored at the restart: **{}**", self.leases_stored);
+        if self.created > 0 {
+            let errors = if self.create_errors.is_empty() {
+                "0".to_string()
+            } else {
+                format!("{:?}", self.create_errors)
+            };
+            let _ = writeln!(
+                out,
+                "\nCreated {} leases{} in {:.1} s: {:.0} leases/s, errors: {errors}",
+                self.created,
+                if self.reused_store { " (added to a stored run)" } else { "" },
+                self.create_seconds,
+                self.create_per_second,
+            );
+        } else if self.reused_store {
+            out.push_str(
+                "\nThe leases come from an earlier run (`--dir`): none were created now.\n",
+            );
+        }
+        if !self.rss_while_creating_kib.is_empty() {
+            out.push_str("\n| leases created | server RSS |\n|---:|---:|\n");
+            for (n, kib) in &self.rss_while_creating_kib {
+                let _ = writeln!(out, "| {n} | {:.1} MiB |", mib(*kib));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nAfter the restart, {} of {} leases looked up (spread over all created) were stored.",
+            self.verified_after_restart.0, self.verified_after_restart.1
+        );
+        let _ = writeln!(
+            out,
+            "\nFirst server: RSS {:.1} MiB after creating, peak {:.1} MiB; SIGTERM to exit {:.0} ms; \
+             store on disk {:.0} MiB. Restarted server: RSS {:.1} MiB after the runs.",
+            mib(self.first_rss_kib),
+            mib(self.first_peak_rss_kib),
+            self.shutdown_ms,
+            self.store_bytes as f64 / 1024.0 / 1024.0,
+            mib(self.end_rss_kib)
+        );
+        if let Some(s) = restarted {
+            let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
+            let peak = mib(s.peak_rss_kib.max(s.idle_rss_kib));
+            out.push_str("\n| target | measured | verdict |\n|---|---|---|\n");
+            let _ = writeln!(
+                out,
+                "| restart-to-serving < 2 s | {:.0} ms | {} |",
+                s.serving_ms,
+                verdict(s.serving_ms < SERVING_TARGET_MS)
+            );
+            let _ = writeln!(
+                out,
+                "| server memory < 200 MiB | idle {:.1} MiB, peak {:.1} MiB | {} |",
+                mib(s.idle_rss_kib),
+                peak,
+                verdict(peak < RSS_TARGET_MIB)
+            );
+        }
+    }
+}
+
 /// Everything one invocation measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -150,6 +252,9 @@ pub struct Report {
     /// Raw EC P-256 keygen+sign per second on one thread of this machine (compare only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw_ec_keygen_sign_per_second: Option<f64>,
+    /// The lease scale probe's figures (`leases` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
 }
 
 impl Report {
@@ -225,6 +330,9 @@ impl Report {
                     s.binary_bytes as f64 / 1024.0 / 1024.0
                 );
             }
+        }
+        if let Some(scale) = &self.scale {
+            scale.markdown(self.servers.first(), &mut out);
         }
         if let Some(raw) = self.raw_ec_keygen_sign_per_second {
             let _ = writeln!(

@@ -75,3 +75,54 @@ fn every_supported_workload_succeeds_against_a_dev_coffer() {
     assert!(report.contains("| kv2-read |"), "kv2-read did not run:\n{report}");
     eprintln!("{report}");
 }
+
+/// The lease scale probe (issue 6), small: 2,000 leases, a restart, half a second each of
+/// renew and revoke. Needs PostgreSQL (`COFFER_TEST_POSTGRES_URL`, as the database engine's
+/// tests); asserts that every step worked, never how fast.
+#[test]
+fn lease_probe_runs_small_against_a_durable_coffer() {
+    let Some(coffer) = coffer_binary() else {
+        eprintln!(
+            "skipping: no target/{{debug,release}}/coffer; build it first (cargo build -p coffer)"
+        );
+        return;
+    };
+    let Ok(database) = std::env::var("COFFER_TEST_POSTGRES_URL") else {
+        eprintln!("skipping: set COFFER_TEST_POSTGRES_URL (trust auth) to run the lease probe");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("leases.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_coffer-bench"))
+        .args(["leases", "--leases", "2000", "--concurrency", "8", "--duration", "500ms"])
+        .arg("--coffer")
+        .arg(&coffer)
+        .arg("--database")
+        .arg(&database)
+        .arg("--json")
+        .arg(&json)
+        .env_remove("COFFER_BENCH_DATABASE")
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the lease probe failed against {}:\n{report}", coffer.display());
+    let figures: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(figures["scale"]["leases_stored"], 2000, "{report}");
+    assert_eq!(figures["scale"]["create_errors"], serde_json::json!({}), "{report}");
+    let verified = &figures["scale"]["verified_after_restart"];
+    assert_eq!(verified, &serde_json::json!([1000, 1000]), "{report}");
+    let rows = figures["rows"].as_array().unwrap();
+    let workloads: Vec<&str> = rows.iter().map(|r| r["workload"].as_str().unwrap()).collect();
+    assert_eq!(workloads, ["lease-renew", "lease-revoke"], "{report}");
+    for row in rows {
+        assert!(row["requests"].as_u64().unwrap() > 0, "{report}");
+        assert_eq!(row["errors"], serde_json::json!({}), "{report}");
+    }
+    assert!(figures["servers"][0]["serving_ms"].as_f64().unwrap() > 0.0, "{report}");
+    eprintln!("{report}");
+}

@@ -15,7 +15,7 @@ use crate::client::{Api, Call};
 const REVOKE_POOL: u64 = 2000;
 
 /// The engine's connection config and role for a database URL.
-fn plugin_config(url: &str) -> Result<(Value, Value)> {
+pub(crate) fn plugin_config(url: &str) -> Result<(Value, Value)> {
     let (scheme, rest) = url.split_once("://").context("--database: expected scheme://...")?;
     let (userinfo, hostpart) =
         rest.rsplit_once('@').context("--database: expected user:password@host")?;
@@ -34,7 +34,13 @@ fn plugin_config(url: &str) -> Result<(Value, Value)> {
         "postgres" | "postgresql" => Ok((
             json!({
                 "plugin_name": "postgresql-database-plugin",
-                "connection_url": format!("postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{port}/{db}?sslmode=disable"),
+                // Without a password (trust authentication) the URL names none: servers refuse
+                // a {{password}} placeholder with nothing to put in it.
+                "connection_url": if password.is_empty() {
+                    format!("postgresql://{{{{username}}}}@{host}:{port}/{db}?sslmode=disable")
+                } else {
+                    format!("postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{port}/{db}?sslmode=disable")
+                },
                 "username": user, "password": password, "allowed_roles": ["bench"],
             }),
             json!({
@@ -148,6 +154,12 @@ mod tests {
             "postgresql://{{username}}:{{password}}@127.0.0.1:5432/app?sslmode=disable"
         );
         assert!(role["creation_statements"][0].as_str().is_some_and(|s| s.contains("{{name}}")));
+        let (config, _) =
+            plugin_config("postgres://postgres@127.0.0.1:5432/test").unwrap_or_default();
+        assert_eq!(
+            config["connection_url"],
+            "postgresql://{{username}}@127.0.0.1:5432/test?sslmode=disable"
+        );
         assert!(plugin_config("mysql://a:b@h:1").is_err());
     }
 }

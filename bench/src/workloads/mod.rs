@@ -3,7 +3,7 @@
 //! A workload whose setup fails is reported as unsupported by the caller.
 
 mod approle_login;
-mod database;
+pub(crate) mod database;
 mod kv;
 mod pki_issue;
 mod pki_sign;
@@ -95,7 +95,8 @@ impl Prepared {
         if self.limit.is_some_and(|limit| i >= limit) { None } else { Some(i) }
     }
 
-    fn new(api: Api, scope: Scope, next: impl Fn(u64) -> Call + Send + Sync + 'static) -> Self {
+    /// A workload whose i-th request `next` builds.
+    pub fn new(api: Api, scope: Scope, next: impl Fn(u64) -> Call + Send + Sync + 'static) -> Self {
         Prepared {
             api,
             next: Box::new(next),
@@ -157,7 +158,7 @@ async fn scoped(root: &Api, name: &str, policy: &str) -> Result<(Api, Scope)> {
 }
 
 /// Mounts `body` at `path` unless something is mounted there already.
-async fn mount(root: &Api, path: &str, body: Value) -> Result<()> {
+pub(crate) async fn mount(root: &Api, path: &str, body: Value) -> Result<()> {
     let reply = root.put(&format!("sys/mounts/{path}"), &body).await?;
     if reply.status.is_success() || reply.body.to_string().contains("already in use") {
         return Ok(());

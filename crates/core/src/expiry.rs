@@ -1,6 +1,8 @@
-//! Background expiry: one task per unseal revokes tokens and leases whose time is up, reading
-//! the expiry indexes page by page (after an unseal too, so leases that expired while the server
-//! was down are revoked). It stops when the core seals (its active state is dropped).
+//! Background expiry: one task per unseal revokes tokens and leases whose time is up. Each
+//! tick reads the head of the expiry indexes (one key when nothing is due) and pages through
+//! the due slots, so neither unseal nor the task ever reads every token or lease, and memory
+//! does not grow with their number. Leases that expired while the server was down are due at
+//! the first tick after unseal. The task stops when the core seals (its active state drops).
 
 use std::sync::Weak;
 use std::time::Duration;

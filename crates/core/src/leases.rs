@@ -2,6 +2,11 @@
 //! leaves, indexed by expiry and by owning token. Leases are renewed and revoked through the
 //! engine that issued them; a revocation that fails is retried with exponential backoff and,
 //! after repeated failures, listed as irrevocable (it can then be force-revoked).
+//!
+//! Nothing here reads every lease: expiry reads the head of the expiry index, one slot and
+//! one page at a time; revoking a prefix or a token's leases walks its index a page at a
+//! time; irrevocable leases have an index of their own. Memory therefore stays flat however
+//! many leases are stored, and unseal reads none of them.
 
 use aws_lc_rs::digest;
 use coffer_framework::{SecretRequest, read_json};
@@ -18,6 +23,8 @@ use crate::mounts::{MountTable, Mounted};
 const IRREVOCABLE_AFTER: u32 = 6;
 /// Longest wait between revocation attempts, seconds.
 const MAX_BACKOFF: i64 = 3600;
+/// Index entries read per storage call while walking an index.
+const PAGE: usize = 256;
 
 /// A stored lease.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +94,18 @@ fn expiry_key(t: i64, lease_id: &str) -> String {
     format!("expiry/{t:020}/{}", hash(lease_id))
 }
 
+fn irrevocable_key(lease_id: &str) -> String {
+    format!("irrevocable/{}", hash(lease_id))
+}
+
+/// A depth-first walk over the lease ids under a prefix, handed out a page at a time by
+/// [`LeaseStore::next_ids`], so revoking a whole mount never holds every id in memory. The
+/// walk follows cursors, so leases removed along the way do not disturb it.
+pub struct LeaseWalk {
+    /// Folders still being read, each with its last child already handed out or entered.
+    stack: Vec<(String, Option<String>)>,
+}
+
 /// Leases inside the barrier (`sys/expire/`).
 pub struct LeaseStore {
     storage: SharedStorage,
@@ -122,6 +141,12 @@ impl LeaseStore {
                 value: new.lease_id.clone().into_bytes(),
             });
         }
+        if new.irrevocable() && !old.is_some_and(LeaseEntry::irrevocable) {
+            ops.push(WriteOp::Put {
+                key: irrevocable_key(&new.lease_id),
+                value: new.lease_id.clone().into_bytes(),
+            });
+        }
         self.storage.batch(ops).await?;
         Ok(())
     }
@@ -131,6 +156,9 @@ impl LeaseStore {
             WriteOp::Delete { key: format!("lease/{}", entry.lease_id) },
             WriteOp::Delete { key: expiry_key(entry.expire_time, &entry.lease_id) },
         ];
+        if entry.irrevocable() {
+            ops.push(WriteOp::Delete { key: irrevocable_key(&entry.lease_id) });
+        }
         if !entry.token_hash.is_empty() {
             ops.push(WriteOp::Delete {
                 key: format!("token/{}/{}", entry.token_hash, hash(&entry.lease_id)),
@@ -254,14 +282,34 @@ impl LeaseStore {
         self.put(Some(entry), &new).await
     }
 
-    /// Every lease id under `prefix`, recursively.
-    pub async fn ids_under(&self, prefix: &str) -> Result<Vec<String>> {
+    /// A walk over every lease id under `prefix`, recursively (see [`LeaseStore::next_ids`]).
+    pub fn walk(&self, prefix: &str) -> LeaseWalk {
+        LeaseWalk { stack: vec![(prefix.to_string(), None)] }
+    }
+
+    /// The next page of lease ids of `walk`; empty when the walk is done.
+    pub async fn next_ids(&self, walk: &mut LeaseWalk) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        let mut stack = vec![prefix.to_string()];
-        while let Some(p) = stack.pop() {
-            for child in self.storage.list(&format!("lease/{p}")).await? {
-                let full = format!("{p}{child}");
-                if child.ends_with('/') { stack.push(full) } else { out.push(full) }
+        'folders: while let Some((folder, after)) = walk.stack.last().cloned() {
+            let listed = format!("lease/{folder}");
+            let children = self.storage.list_page(&listed, after.as_deref(), Some(PAGE)).await?;
+            if children.is_empty() {
+                walk.stack.pop();
+                continue;
+            }
+            for child in children {
+                if let Some(top) = walk.stack.last_mut() {
+                    top.1 = Some(child.clone());
+                }
+                let full = format!("{folder}{child}");
+                if child.ends_with('/') {
+                    walk.stack.push((full, None));
+                    continue 'folders;
+                }
+                out.push(full);
+                if out.len() >= PAGE {
+                    break 'folders;
+                }
             }
         }
         Ok(out)
@@ -272,6 +320,25 @@ impl LeaseStore {
         Ok(self.storage.list(&format!("lease/{prefix}")).await?)
     }
 
+    /// One page of an index folder (`token/<hash>/`, `expiry/<t>/`, `irrevocable/`) after
+    /// `after`: each key with the lease id stored under it ("" when it vanished meanwhile).
+    async fn index_pages(
+        &self,
+        folder: &str,
+        after: Option<String>,
+    ) -> Result<Vec<(String, String)>> {
+        let keys = self.storage.list_page(folder, after.as_deref(), Some(PAGE)).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(id) = self.storage.get(&format!("{folder}{key}")).await? {
+                out.push((key, String::from_utf8_lossy(&id).to_string()));
+            } else {
+                out.push((key, String::new()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Revokes every lease owned by the given tokens.
     pub async fn revoke_for_tokens(
         &self,
@@ -279,52 +346,81 @@ impl LeaseStore {
         token_hashes: &[String],
     ) -> Result<()> {
         for token in token_hashes {
-            for key in self.storage.list(&format!("token/{token}/")).await? {
-                if let Some(id) = self.storage.get(&format!("token/{token}/{key}")).await? {
-                    let id = String::from_utf8_lossy(&id).to_string();
-                    if let Err(e) = self.revoke(table, &id, false).await {
+            let folder = format!("token/{token}/");
+            let mut after = None;
+            loop {
+                let page = self.index_pages(&folder, after.take()).await?;
+                for (_, id) in page.iter().filter(|(_, id)| !id.is_empty()) {
+                    if let Err(e) = self.revoke(table, id, false).await {
                         tracing::warn!(error = %e, "lease of a revoked token will be retried");
                     }
+                }
+                match page.last() {
+                    Some((key, _)) if page.len() >= PAGE => after = Some(key.clone()),
+                    _ => break,
                 }
             }
         }
         Ok(())
     }
 
-    /// Revokes every lease due at `now`, one page of the expiry index at a time.
+    /// Revokes every lease due at `now`, reading the expiry index from its head: one slot
+    /// (second) at a time, one page of a slot at a time, and stopping at the first slot still
+    /// in the future. Each due slot is visited once per call, so a lease whose revocation
+    /// fails (and moves to a later slot with backoff) cannot keep the call busy.
     pub async fn expire_due(&self, table: &MountTable, now: i64) -> Result<usize> {
         let mut done = 0;
-        let page = self.storage.list_page("expiry/", None, Some(64)).await?;
-        for slot in page {
+        let mut last_slot: Option<String> = None;
+        loop {
+            let head = self.storage.list_page("expiry/", last_slot.as_deref(), Some(1)).await?;
+            let Some(slot) = head.into_iter().next() else { break };
             if !slot.trim_end_matches('/').parse::<i64>().is_ok_and(|t| t <= now) {
                 break;
             }
-            for key in self.storage.list(&format!("expiry/{slot}")).await? {
-                let Some(id) = self.storage.get(&format!("expiry/{slot}{key}")).await? else {
-                    continue;
-                };
-                let id = String::from_utf8_lossy(&id).to_string();
-                match self.revoke(table, &id, false).await {
-                    Ok(()) => done += 1,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "expired lease: revocation will be retried")
+            let folder = format!("expiry/{slot}");
+            let mut after = None;
+            loop {
+                let page = self.index_pages(&folder, after.take()).await?;
+                for (key, id) in &page {
+                    if !id.is_empty() {
+                        match self.revoke(table, id, false).await {
+                            Ok(()) => done += 1,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "expired lease: revocation will be retried")
+                            }
+                        }
+                    }
+                    // A stale index entry (lease already gone) is dropped here.
+                    if id.is_empty() || self.get(id).await?.is_none() {
+                        self.storage.delete(&format!("{folder}{key}")).await?;
                     }
                 }
-                // A stale index entry (lease already gone) is dropped here.
-                if self.get(&id).await?.is_none() {
-                    self.storage.delete(&format!("expiry/{slot}{key}")).await?;
+                match page.last() {
+                    Some((key, _)) if page.len() >= PAGE => after = Some(key.clone()),
+                    _ => break,
                 }
             }
+            last_slot = Some(slot);
         }
         Ok(done)
     }
 
-    /// Leases whose revocation keeps failing.
+    /// Leases whose revocation keeps failing, from their own index.
     pub async fn irrevocable(&self) -> Result<Vec<LeaseEntry>> {
         let mut out = Vec::new();
-        for id in self.ids_under("").await? {
-            if let Some(e) = self.get(&id).await?.filter(LeaseEntry::irrevocable) {
-                out.push(e);
+        let mut after = None;
+        loop {
+            let page = self.index_pages("irrevocable/", after.take()).await?;
+            for (_, id) in &page {
+                // Removing a lease removes its index entry in the same batch, so a miss here
+                // is only a lease revoked while this page was read.
+                if let Some(entry) = self.get(id).await?.filter(LeaseEntry::irrevocable) {
+                    out.push(entry);
+                }
+            }
+            match page.last() {
+                Some((key, _)) if page.len() >= PAGE => after = Some(key.clone()),
+                _ => break,
             }
         }
         Ok(out)

@@ -34,7 +34,7 @@ use coffer_framework::{Backend, Factory};
 use coffer_storage::SharedStorage;
 
 pub use identity::{Alias, Entity, IdentityStore};
-pub use leases::{LeaseEntry, LeaseStore};
+pub use leases::{LeaseEntry, LeaseStore, LeaseWalk};
 pub use mounts::{
     MountConfig, MountEntry, MountTable, Mounted, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL,
 };

@@ -167,10 +167,17 @@ impl Core {
         let table = current.without(prefix);
         self.persist_from(&table, mounted.is_auth).await?;
         active.mounts.store(Arc::new(table));
-        for lease in active.leases.ids_under(prefix).await? {
-            if active.leases.revoke(&current, &lease, false).await.is_err() {
-                tracing::warn!(lease = %lease, "disable: the engine could not revoke a lease; dropping it");
-                active.leases.revoke(&current, &lease, true).await?;
+        let mut walk = active.leases.walk(prefix);
+        loop {
+            let ids = active.leases.next_ids(&mut walk).await?;
+            if ids.is_empty() {
+                break;
+            }
+            for lease in ids {
+                if active.leases.revoke(&current, &lease, false).await.is_err() {
+                    tracing::warn!(lease = %lease, "disable: the engine could not revoke a lease; dropping it");
+                    active.leases.revoke(&current, &lease, true).await?;
+                }
             }
         }
         if mounted.is_auth {

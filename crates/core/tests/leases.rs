@@ -212,7 +212,22 @@ async fn lease_life_cycle() {
     let data = still.data.unwrap();
     assert_eq!(data["revoke_attempts"], 1);
     assert!(data["last_revoke_error"].as_str().unwrap().contains("database unreachable"));
+    let irrevocable = |core: Arc<Core>| async move {
+        let r = call(&core, "root", Operation::Read, "sys/leases/irrevocable", json!({})).await;
+        r.unwrap().data.unwrap()
+    };
+    assert_eq!(irrevocable(core.clone()).await["lease_count"], 0);
+    // After six failed attempts the lease is listed as irrevocable, with its last error.
+    for _ in 0..5 {
+        let id = json!({"lease_id": stuck.lease_id});
+        assert!(call(&core, "root", Operation::Update, "sys/leases/revoke", id).await.is_err());
+    }
+    let listed = irrevocable(core.clone()).await;
+    assert_eq!(listed["lease_count"], 1);
+    assert_eq!(listed["leases"][0]["lease_id"], stuck.lease_id.as_str());
+    assert_eq!(listed["leases"][0]["attempts"], 6);
     call(&core, "root", Operation::Update, "sys/leases/revoke-force/db", json!({})).await.unwrap();
+    assert_eq!(irrevocable(core.clone()).await["lease_count"], 0);
     assert!(
         call(
             &core,

@@ -115,6 +115,9 @@ fn alias_key(mount_accessor: &str, name: &str) -> String {
     format!("alias-name/{mount_accessor}/{}", hex::encode(name.as_bytes()))
 }
 
+/// Decoded entities kept in memory at most.
+const CACHE_LIMIT: usize = 10_000;
+
 /// Entities and their aliases.
 pub struct IdentityStore {
     storage: SharedStorage,
@@ -143,9 +146,7 @@ impl IdentityStore {
             return Ok(None);
         };
         let entity = Arc::new(entity);
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(id.to_string(), entity.clone());
-        }
+        self.remember(id.to_string(), entity.clone());
         Ok(Some(entity))
     }
 
@@ -253,9 +254,18 @@ impl IdentityStore {
         ops.push(WriteOp::Put { key: format!("entity/{}", entity.id), value });
         self.storage.batch(ops).await?;
         let entity = Arc::new(entity);
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(entity.id.clone(), entity.clone());
-        }
+        self.remember(entity.id.clone(), entity.clone());
         Ok(entity)
+    }
+
+    /// Caches a decoded entity; the cache is emptied when full, so memory stays bounded
+    /// however many entities are stored.
+    fn remember(&self, id: String, entity: Arc<Entity>) {
+        if let Ok(mut c) = self.cache.write() {
+            if c.len() >= CACHE_LIMIT && !c.contains_key(&id) {
+                c.clear();
+            }
+            c.insert(id, entity);
+        }
     }
 }

@@ -109,9 +109,16 @@ async fn revoke_all(core: &crate::Core, prefix: &str, force: bool) -> Result<()>
         format!("{prefix}/")
     };
     let mut failed = 0;
-    for id in active.leases.ids_under(&prefix).await? {
-        if active.leases.revoke(&table, &id, force).await.is_err() {
-            failed += 1;
+    let mut walk = active.leases.walk(&prefix);
+    loop {
+        let ids = active.leases.next_ids(&mut walk).await?;
+        if ids.is_empty() {
+            break;
+        }
+        for id in ids {
+            if active.leases.revoke(&table, &id, force).await.is_err() {
+                failed += 1;
+            }
         }
     }
     if failed > 0 {

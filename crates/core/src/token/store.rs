@@ -13,6 +13,8 @@ use super::TokenEntry;
 
 const SALT_KEY: &str = "salt";
 const CACHE_LIMIT: usize = 100_000;
+/// Index entries read per storage call while walking an index.
+const PAGE: usize = 256;
 
 /// Cached entries with a generation counter: a lookup that raced with a write does not put a
 /// stale entry back.
@@ -147,8 +149,16 @@ impl TokenStore {
     pub async fn revoke_by_mount(&self, mount_accessor: &str) -> Result<Vec<String>> {
         let prefix = format!("mount/{mount_accessor}/");
         let mut revoked = Vec::new();
-        for hash in self.storage.list(&prefix).await? {
-            revoked.extend(self.revoke_tree(&hash).await?);
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.storage.list_page(&prefix, after.as_deref(), Some(PAGE)).await?;
+            for hash in &page {
+                revoked.extend(self.revoke_tree(hash).await?);
+            }
+            match page.last() {
+                Some(last) if page.len() >= PAGE => after = Some(last.clone()),
+                _ => break,
+            }
         }
         self.storage.delete_prefix(&prefix).await?;
         Ok(revoked)
@@ -300,25 +310,30 @@ impl TokenStore {
         Ok(Vec::new())
     }
 
-    /// Revokes every token whose expiry is at or before `now`, reading the expiry index one
-    /// page at a time. Returns the hashes revoked.
+    /// Revokes every token whose expiry is at or before `now`, reading the expiry index from
+    /// its head, one slot (second) and one page at a time, and stopping at the first slot
+    /// still in the future. Returns the hashes revoked.
     pub async fn expire_due(&self, now: i64) -> Result<Vec<String>> {
         let mut revoked = Vec::new();
         loop {
-            let page = self.storage.list_page("expiry/", None, Some(64)).await?;
-            let due: Vec<String> = page
-                .into_iter()
-                .filter(|slot| slot.trim_end_matches('/').parse::<i64>().is_ok_and(|t| t <= now))
-                .collect();
-            if due.is_empty() {
+            let head = self.storage.list_page("expiry/", None, Some(1)).await?;
+            let Some(slot) = head.into_iter().next() else { return Ok(revoked) };
+            if !slot.trim_end_matches('/').parse::<i64>().is_ok_and(|t| t <= now) {
                 return Ok(revoked);
             }
-            for slot in due {
-                for hash in self.storage.list(&format!("expiry/{slot}")).await? {
-                    revoked.extend(self.revoke_tree(&hash).await?);
+            let folder = format!("expiry/{slot}");
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.storage.list_page(&folder, after.as_deref(), Some(PAGE)).await?;
+                for hash in &page {
+                    revoked.extend(self.revoke_tree(hash).await?);
                 }
-                self.storage.delete_prefix(&format!("expiry/{slot}")).await?;
+                match page.last() {
+                    Some(last) if page.len() >= PAGE => after = Some(last.clone()),
+                    _ => break,
+                }
             }
+            self.storage.delete_prefix(&folder).await?;
         }
     }
 
