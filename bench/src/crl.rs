@@ -1,7 +1,7 @@
 //! `coffer-bench crl`: how long a full CRL rebuild takes with many revoked, unexpired
 //! certificates. It mounts a fresh PKI engine, issues and revokes `--revoked` certificates
 //! through the API (with `auto_rebuild` on, so the revocations themselves do not rebuild), then
-//! times `crl/rotate` (a full rebuild and signature) and a fetch of the CRL it produced.
+//! times `crl/rotate` (GET, a full rebuild and signature) and a fetch of the CRL it produced.
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ pub async fn run(args: CrlArgs) -> Result<()> {
     let mut rebuilds = Vec::new();
     for _ in 0..args.repeat.max(1) {
         let start = Instant::now();
-        root.call(&Call::new(Method::POST, format!("{MOUNT}/crl/rotate")))
+        root.call(&Call::new(Method::GET, format!("{MOUNT}/crl/rotate")))
             .await?
             .ok("rotating the CRL")?;
         rebuilds.push(start.elapsed());

@@ -126,3 +126,43 @@ fn lease_probe_runs_small_against_a_durable_coffer() {
     assert!(figures["servers"][0]["serving_ms"].as_f64().unwrap() > 0.0, "{report}");
     eprintln!("{report}");
 }
+
+/// The CRL probe (issue 4), small: 50 certificates issued and revoked, then CRL rebuilds
+/// timed. Asserts that every revocation is listed, never how fast.
+#[test]
+fn crl_probe_runs_small_against_a_dev_coffer() {
+    let Some(coffer) = coffer_binary() else {
+        eprintln!(
+            "skipping: no target/{{debug,release}}/coffer; build it first (cargo build -p coffer)"
+        );
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = Server(
+        Command::new(&coffer)
+            .args(["server", "--dev", "--dev-listen-address", &addr, "--dev-root-token-id", "crl"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://{addr}");
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_coffer-bench"))
+        .args(["crl", "--addr", &url, "--token", "crl", "--revoked", "50", "--concurrency", "4"])
+        .output()
+        .unwrap();
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the CRL probe failed:\n{report}");
+    assert!(report.contains("| 50 | 50 |"), "revocations missing from the report:\n{report}");
+}
