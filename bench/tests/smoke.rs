@@ -27,6 +27,19 @@ fn coffer_binary() -> Option<PathBuf> {
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
 }
 
+/// Starts `coffer server --dev` on a free port with `token` as its root token.
+fn dev_server(coffer: &Path, token: &str) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(coffer)
+        .args(["server", "--dev", "--dev-listen-address", &addr, "--dev-root-token-id", token])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Server(child), addr)
+}
+
 #[test]
 fn every_supported_workload_succeeds_against_a_dev_coffer() {
     let Some(coffer) = coffer_binary() else {
@@ -35,23 +48,7 @@ fn every_supported_workload_succeeds_against_a_dev_coffer() {
         );
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = Server(
-        Command::new(&coffer)
-            .args([
-                "server",
-                "--dev",
-                "--dev-listen-address",
-                &addr,
-                "--dev-root-token-id",
-                "smoke-root",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_server, addr) = dev_server(&coffer, "smoke-root");
     // `smoke` waits for sys/health itself, and fails if any set-up workload had a failed request.
     let out = Command::new(env!("CARGO_BIN_EXE_coffer-bench"))
         .args([
@@ -137,16 +134,7 @@ fn crl_probe_runs_small_against_a_dev_coffer() {
         );
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = Server(
-        Command::new(&coffer)
-            .args(["server", "--dev", "--dev-listen-address", &addr, "--dev-root-token-id", "crl"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_server, addr) = dev_server(&coffer, "crl");
     let url = format!("http://{addr}");
     for _ in 0..300 {
         if std::net::TcpStream::connect(&addr).is_ok() {
