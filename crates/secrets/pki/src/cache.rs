@@ -75,9 +75,16 @@ fn remember<T>(map: &RwLock<HashMap<String, (u64, Arc<T>)>>, key: &str, at: u64,
 }
 
 impl IssueCache {
-    /// Drops every entry: called before and after anything that may change what is cached.
+    /// Drops every entry (and with it the issuers' private keys): called before and after
+    /// anything that may change what is cached. The generation guards loads that race it.
     pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut roles) = self.roles.write() {
+            roles.clear();
+        }
+        if let Ok(mut issuers) = self.issuers.write() {
+            issuers.clear();
+        }
     }
 
     fn now(&self) -> u64 {

@@ -16,7 +16,9 @@ use crate::model::{
 };
 use crate::pem;
 
-/// An issuer that can sign: its entry, parsed certificate and private key.
+/// An issuer that can sign: its entry, parsed certificate and private key, and the rcgen
+/// signers made from them (importing a key and parsing a certificate cost more than signing,
+/// so an issuer kept in the mount's issue cache makes each signer once).
 pub(crate) struct SigningIssuer {
     /// The stored issuer.
     pub entry: IssuerEntry,
@@ -24,43 +26,28 @@ pub(crate) struct SigningIssuer {
     pub cert: CertInfo,
     /// Its key.
     pub key: PrivateKey,
+    /// rcgen signers by `signature_bits`, made on first use.
+    signers: std::sync::Mutex<Vec<(i64, Arc<Issuer<'static, KeyPair>>)>>,
 }
-
-/// Parsed rcgen issuers, keyed by a digest of what defines them (certificate, key, signature
-/// size). Content-addressed, so a changed issuer can never be served stale: importing a key and
-/// parsing a certificate cost more than signing, and this keeps them off the issue path.
-static RCGEN_ISSUERS: std::sync::LazyLock<std::sync::RwLock<RcgenCache>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// Parsed issuers by content digest.
-type RcgenCache = std::collections::HashMap<Vec<u8>, Arc<Issuer<'static, KeyPair>>>;
-
-/// Entries kept before the cache is emptied (a mount has a handful of issuers).
-const RCGEN_CACHE_LIMIT: usize = 256;
 
 impl SigningIssuer {
     /// The rcgen issuer over this certificate, signing with `signature_bits` (0 = auto).
     pub(crate) fn rcgen(&self, signature_bits: i64) -> Result<Arc<Issuer<'static, KeyPair>>> {
-        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        ctx.update(&self.cert.der);
-        ctx.update(self.key.pkcs8_bytes());
-        ctx.update(&signature_bits.to_be_bytes());
-        let key = ctx.finish().as_ref().to_vec();
-        if let Some(found) = RCGEN_ISSUERS.read().ok().and_then(|c| c.get(&key).cloned()) {
-            return Ok(found);
+        let made = self.signers.lock().ok().and_then(|signers| {
+            signers.iter().find(|(bits, _)| *bits == signature_bits).map(|(_, s)| s.clone())
+        });
+        if let Some(signer) = made {
+            return Ok(signer);
         }
-        let signer = self.key.signer(signature_bits)?;
+        let key = self.key.signer(signature_bits)?;
         let issuer = Arc::new(
-            Issuer::from_ca_cert_der(&CertificateDer::from(self.cert.der.as_slice()), signer)
+            Issuer::from_ca_cert_der(&CertificateDer::from(self.cert.der.as_slice()), key)
                 .map_err(|e| {
                     Error::internal(format!("unable to use the issuer certificate: {e}"))
                 })?,
         );
-        if let Ok(mut cache) = RCGEN_ISSUERS.write() {
-            if cache.len() >= RCGEN_CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(key, issuer.clone());
+        if let Ok(mut signers) = self.signers.lock() {
+            signers.push((signature_bits, issuer.clone()));
         }
         Ok(issuer)
     }
@@ -136,7 +123,7 @@ pub(crate) async fn signing_from_entry(
         Error::internal(format!("key {} of issuer {} is missing", entry.key_id, entry.id))
     })?;
     let cert = CertInfo::from_pem(&entry.certificate)?;
-    Ok(SigningIssuer { entry, cert, key: key.private_key()? })
+    Ok(SigningIssuer { entry, cert, key: key.private_key()?, signers: Default::default() })
 }
 
 /// Every issuer of the mount.

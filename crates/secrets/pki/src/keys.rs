@@ -329,11 +329,6 @@ impl PrivateKey {
         Ok(pem::encode(label, &der).trim_end().to_string())
     }
 
-    /// The PKCS#8 bytes (secret: for digests and storage only, never for output).
-    pub(crate) fn pkcs8_bytes(&self) -> &[u8] {
-        &self.pkcs8
-    }
-
     /// An rcgen signer using the digest `signature_bits` asks for (0 = auto).
     pub(crate) fn signer(&self, signature_bits: i64) -> Result<KeyPair> {
         let der = PrivatePkcs8KeyDer::from(self.pkcs8.as_slice());
