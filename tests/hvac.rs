@@ -5,23 +5,30 @@
 
 mod common;
 
-use std::process::Command;
+use std::ffi::OsStr;
+use std::process::{Command, Output};
 
 use common::tls::TlsServer;
 use common::{Server, python};
+
+/// Runs pytest on `target` (a folder or a script) with `env` set.
+fn pytest(python: impl AsRef<OsStr>, target: &str, env: &[(&str, &OsStr)]) -> Output {
+    Command::new(python)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", target])
+        .envs(env.iter().copied())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("run pytest")
+}
 
 #[test]
 fn hvac_suite() {
     let Some(python) = python() else { return };
     let server = Server::dev();
     let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
-    let out = Command::new(python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", tests])
-        .env("VAULT_ADDR", server.url())
-        .env("VAULT_TOKEN", &server.token)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .expect("run pytest");
+    let url = server.url();
+    let env = [("VAULT_ADDR", OsStr::new(&url)), ("VAULT_TOKEN", OsStr::new(&server.token))];
+    let out = pytest(python, tests, &env);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -38,15 +45,14 @@ fn hvac_cert_login_over_tls() {
     let Some(python) = python() else { return };
     let tls = TlsServer::start();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/tls_cert_hvac.py");
-    let out = Command::new(python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", script])
-        .env("VAULT_ADDR", format!("https://{}", tls.addr))
-        .env("VAULT_CACERT", &tls.server_cert)
-        .env("VAULT_TOKEN", &tls.root)
-        .env("COFFER_CERT_DIR", tls.dir.path())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .expect("run pytest");
+    let url = format!("https://{}", tls.addr);
+    let env = [
+        ("VAULT_ADDR", OsStr::new(&url)),
+        ("VAULT_CACERT", tls.server_cert.as_ref()),
+        ("VAULT_TOKEN", OsStr::new(&tls.root)),
+        ("COFFER_CERT_DIR", tls.dir.path().as_os_str()),
+    ];
+    let out = pytest(python, script, &env);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -18,13 +18,32 @@ impl Drop for Server {
     }
 }
 
+/// The newest built coffer binary; `None` (with a message saying so) when there is none.
 fn coffer_binary() -> Option<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    ["target/debug/coffer", "target/release/coffer"]
+    let found = ["target/debug/coffer", "target/release/coffer"]
         .iter()
         .map(|p| workspace.join(p))
         .filter(|p| p.exists())
-        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok());
+    if found.is_none() {
+        eprintln!(
+            "skipping: no target/{{debug,release}}/coffer; build it first (cargo build -p coffer)"
+        );
+    }
+    found
+}
+
+/// Runs `coffer-bench` (without a database from the environment): whether it succeeded, and
+/// its stdout and stderr for assertion messages.
+fn bench(command: &mut Command) -> (bool, String) {
+    let out = command.env_remove("COFFER_BENCH_DATABASE").output().unwrap();
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), report)
 }
 
 /// Starts `coffer server --dev` on a free port with `token` as its root token.
@@ -42,33 +61,20 @@ fn dev_server(coffer: &Path, token: &str) -> (Server, String) {
 
 #[test]
 fn every_supported_workload_succeeds_against_a_dev_coffer() {
-    let Some(coffer) = coffer_binary() else {
-        eprintln!(
-            "skipping: no target/{{debug,release}}/coffer; build it first (cargo build -p coffer)"
-        );
-        return;
-    };
+    let Some(coffer) = coffer_binary() else { return };
     let (_server, addr) = dev_server(&coffer, "smoke-root");
     // `smoke` waits for sys/health itself, and fails if any set-up workload had a failed request.
-    let out = Command::new(env!("CARGO_BIN_EXE_coffer-bench"))
-        .args([
-            "smoke",
-            "--addr",
-            &format!("http://{addr}"),
-            "--token",
-            "smoke-root",
-            "--wait",
-            "60s",
-        ])
-        .env_remove("COFFER_BENCH_DATABASE")
-        .output()
-        .unwrap();
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "smoke failed against {}:\n{report}", coffer.display());
+    let url = format!("http://{addr}");
+    let (succeeded, report) = bench(Command::new(env!("CARGO_BIN_EXE_coffer-bench")).args([
+        "smoke",
+        "--addr",
+        &url,
+        "--token",
+        "smoke-root",
+        "--wait",
+        "60s",
+    ]));
+    assert!(succeeded, "smoke failed against {}:\n{report}", coffer.display());
     assert!(report.contains("| kv2-read |"), "kv2-read did not run:\n{report}");
     eprintln!("{report}");
 }
@@ -78,35 +84,24 @@ fn every_supported_workload_succeeds_against_a_dev_coffer() {
 /// tests); asserts that every step worked, never how fast.
 #[test]
 fn lease_probe_runs_small_against_a_durable_coffer() {
-    let Some(coffer) = coffer_binary() else {
-        eprintln!(
-            "skipping: no target/{{debug,release}}/coffer; build it first (cargo build -p coffer)"
-        );
-        return;
-    };
+    let Some(coffer) = coffer_binary() else { return };
     let Ok(database) = std::env::var("COFFER_TEST_POSTGRES_URL") else {
         eprintln!("skipping: set COFFER_TEST_POSTGRES_URL (trust auth) to run the lease probe");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("leases.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_coffer-bench"))
-        .args(["leases", "--leases", "2000", "--concurrency", "8", "--duration", "500ms"])
-        .arg("--coffer")
-        .arg(&coffer)
-        .arg("--database")
-        .arg(&database)
-        .arg("--json")
-        .arg(&json)
-        .env_remove("COFFER_BENCH_DATABASE")
-        .output()
-        .unwrap();
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (succeeded, report) = bench(
+        Command::new(env!("CARGO_BIN_EXE_coffer-bench"))
+            .args(["leases", "--leases", "2000", "--concurrency", "8", "--duration", "500ms"])
+            .arg("--coffer")
+            .arg(&coffer)
+            .arg("--database")
+            .arg(&database)
+            .arg("--json")
+            .arg(&json),
     );
-    assert!(out.status.success(), "the lease probe failed against {}:\n{report}", coffer.display());
+    assert!(succeeded, "the lease probe failed against {}:\n{report}", coffer.display());
     let figures: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(figures["scale"]["leases_stored"], 2000, "{report}");
@@ -128,12 +123,7 @@ fn lease_probe_runs_small_against_a_durable_coffer() {
 /// timed. Asserts that every revocation is listed, never how fast.
 #[test]
 fn crl_probe_runs_small_against_a_dev_coffer() {
-    let Some(coffer) = coffer_binary() else {
-        eprintln!(
-            "skipping: no target/{{debug,release}}/coffer; build it first (cargo build -p coffer)"
-        );
-        return;
-    };
+    let Some(coffer) = coffer_binary() else { return };
     let (_server, addr) = dev_server(&coffer, "crl");
     let url = format!("http://{addr}");
     for _ in 0..300 {
@@ -142,15 +132,17 @@ fn crl_probe_runs_small_against_a_dev_coffer() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_coffer-bench"))
-        .args(["crl", "--addr", &url, "--token", "crl", "--revoked", "50", "--concurrency", "4"])
-        .output()
-        .unwrap();
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "the CRL probe failed:\n{report}");
+    let (succeeded, report) = bench(Command::new(env!("CARGO_BIN_EXE_coffer-bench")).args([
+        "crl",
+        "--addr",
+        &url,
+        "--token",
+        "crl",
+        "--revoked",
+        "50",
+        "--concurrency",
+        "4",
+    ]));
+    assert!(succeeded, "the CRL probe failed:\n{report}");
     assert!(report.contains("| 50 | 50 |"), "revocations missing from the report:\n{report}");
 }
