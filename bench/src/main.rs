@@ -189,7 +189,11 @@ pub async fn measure(
         bar.finish_and_clear();
     }
     let bar = progress.run_bar(&label, settings.duration);
-    let plan = Plan { mode, duration: settings.duration, max_requests: settings.max_requests };
+    let plan = Plan {
+        mode,
+        duration: settings.duration,
+        max_requests: pool_share(&prepared, mode, settings),
+    };
     let measured = runner::run(prepared.clone(), plan, &bar).await;
     bar.finish_and_clear();
     progress.overall.inc(1);
@@ -199,6 +203,18 @@ pub async fn measure(
         row.throughput, row.p99_ms, row.requests, row.errors
     ));
     row
+}
+
+/// A run's request bound: for a pool made during setup (lease-revoke), an equal share of
+/// what is left for this run and the load levels after it, so the first level cannot use
+/// up the pool of the others.
+fn pool_share(prepared: &Prepared, mode: Mode, settings: &Settings) -> Option<u64> {
+    let Some(limit) = prepared.limit else { return settings.max_requests };
+    let used = prepared.cursor.load(std::sync::atomic::Ordering::Relaxed).min(limit);
+    let position = settings.modes.iter().position(|m| *m == mode).unwrap_or(0);
+    let runs_left = (settings.modes.len() - position).max(1) as u64;
+    let share = (limit - used) / runs_left;
+    Some(settings.max_requests.map_or(share, |max| max.min(share)))
 }
 
 /// Writes the report where asked and prints the Markdown.

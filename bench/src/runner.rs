@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use crate::workloads::Prepared;
 
 /// The shape of the load.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// This many workers, each sending its next request when the last one is answered.
     Closed(usize),

@@ -1,5 +1,5 @@
 //! The database secrets engine and the lease API: `database-creds` (dynamic credentials, a
-//! lease each), `lease-renew` (one lease renewed again and again) and `lease-revoke` (leases
+//! lease each), `lease-renew` (leases renewed in turn) and `lease-revoke` (leases
 //! made during setup, revoked one per request). They need a database: `--database URL`.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use super::{Env, Prepared, mount, scoped};
 use crate::client::{Api, Call};
 
 /// Leases made for `lease-revoke` when `--max-requests` does not say fewer.
-const REVOKE_POOL: u64 = 2000;
+const REVOKE_POOL: u64 = 6000;
 
 /// The engine's connection config and role for a database URL.
 pub(crate) fn plugin_config(url: &str) -> Result<(Value, Value)> {
@@ -86,7 +86,10 @@ pub async fn creds(env: &Env<'_>) -> Result<Prepared> {
     Ok(Prepared::new(api, scope, move |_| call.clone()))
 }
 
-/// `lease-renew`.
+/// Leases renewed in turn by `lease-renew`: many services, each renewing its own lease.
+const RENEW_POOL: u64 = 64;
+
+/// `lease-renew`: a pool of leases made now, renewed in turn (one renewal per request).
 pub async fn renew(env: &Env<'_>) -> Result<Prepared> {
     setup(env).await?;
     let policy = r#"
@@ -94,17 +97,20 @@ path "bench-db/creds/bench" { capabilities = ["read"] }
 path "sys/leases/renew" { capabilities = ["update"] }
 "#;
     let (api, scope) = scoped(env.root, "bench-lease-renew", policy).await?;
-    let lease_id = lease(&api).await?;
-    let call = Call::json(
-        Method::PUT,
-        "sys/leases/renew",
-        &json!({ "lease_id": lease_id, "increment": 3600 }),
-    );
-    api.call(&call).await?.ok("renewing the lease")?;
-    Ok(Prepared::new(api, scope, move |_| call.clone()))
+    let pool = lease_pool(&api, RENEW_POOL).await?;
+    let renewal = move |i: u64| {
+        let lease_id = &pool[i as usize % pool.len()];
+        Call::json(
+            Method::PUT,
+            "sys/leases/renew",
+            &json!({ "lease_id": lease_id, "increment": 3600 }),
+        )
+    };
+    api.call(&renewal(0)).await?.ok("renewing a lease")?;
+    Ok(Prepared::new(api, scope, renewal))
 }
 
-/// `lease-revoke`: a pool of leases made now (8 at a time), one revoked per request.
+/// `lease-revoke`: a pool of leases made now, one revoked per request; the runs share it.
 pub async fn revoke(env: &Env<'_>) -> Result<Prepared> {
     setup(env).await?;
     let policy = r#"
@@ -113,6 +119,18 @@ path "sys/leases/revoke" { capabilities = ["update"] }
 "#;
     let (api, scope) = scoped(env.root, "bench-lease-revoke", policy).await?;
     let size = env.max_requests.unwrap_or(REVOKE_POOL).min(REVOKE_POOL);
+    let pool = lease_pool(&api, size).await?;
+    let limit = pool.len() as u64;
+    let mut prepared = Prepared::new(api, scope, move |i| {
+        let lease_id = pool.get(i as usize).cloned().unwrap_or_default();
+        Call::json(Method::PUT, "sys/leases/revoke", &json!({ "lease_id": lease_id }))
+    });
+    prepared.limit = Some(limit);
+    Ok(prepared)
+}
+
+/// `size` leases, made 8 at a time.
+async fn lease_pool(api: &Api, size: u64) -> Result<Arc<Vec<String>>> {
     let mut pool = Vec::with_capacity(size as usize);
     let mut batch = tokio::task::JoinSet::new();
     for _ in 0..size {
@@ -127,14 +145,7 @@ path "sys/leases/revoke" { capabilities = ["update"] }
     while let Some(done) = batch.join_next().await {
         pool.push(done??);
     }
-    let pool: Arc<Vec<String>> = Arc::new(pool);
-    let limit = pool.len() as u64;
-    let mut prepared = Prepared::new(api, scope, move |i| {
-        let lease_id = pool.get(i as usize).cloned().unwrap_or_default();
-        Call::json(Method::PUT, "sys/leases/revoke", &json!({ "lease_id": lease_id }))
-    });
-    prepared.limit = Some(limit);
-    Ok(prepared)
+    Ok(Arc::new(pool))
 }
 
 #[cfg(test)]

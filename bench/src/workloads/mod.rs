@@ -33,7 +33,7 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     ("pki-sign-ec", "sign an EC P-256 CSR"),
     ("database-creds", "read dynamic database credentials (needs --database)"),
-    ("lease-renew", "renew one database lease (needs --database)"),
+    ("lease-renew", "renew 64 database leases in turn (needs --database)"),
     ("lease-revoke", "revoke database leases made during setup (needs --database)"),
 ];
 

@@ -106,15 +106,44 @@ pub struct LeaseWalk {
     stack: Vec<(String, Option<String>)>,
 }
 
+/// Lock stripes: operations on leases hashing to the same stripe wait for each other.
+const LOCK_STRIPES: usize = 1024;
+
+/// Serialises the operations on one lease (renew, revoke, expiry), so two concurrent
+/// renewals cannot both move its expiry index entry (leaving one behind that would revoke it
+/// early) and the engine never sees two calls for the same secret at once (PostgreSQL
+/// refuses concurrent `ALTER ROLE`s of one role). Striped: no map of ids, no global lock;
+/// no caller holds two stripes at once, so stripes cannot deadlock.
+struct LeaseLocks {
+    stripes: Box<[tokio::sync::Mutex<()>]>,
+    hasher: std::hash::RandomState,
+}
+
+impl LeaseLocks {
+    fn new() -> Self {
+        LeaseLocks {
+            stripes: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            hasher: std::hash::RandomState::new(),
+        }
+    }
+
+    async fn lock(&self, lease_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::BuildHasher;
+        let stripe = self.hasher.hash_one(lease_id) as usize % self.stripes.len();
+        self.stripes[stripe].lock().await
+    }
+}
+
 /// Leases inside the barrier (`sys/expire/`).
 pub struct LeaseStore {
     storage: SharedStorage,
+    locks: LeaseLocks,
 }
 
 impl LeaseStore {
     /// The store over its view.
     pub fn new(storage: SharedStorage) -> Self {
-        LeaseStore { storage }
+        LeaseStore { storage, locks: LeaseLocks::new() }
     }
 
     /// A lease by id.
@@ -219,6 +248,7 @@ impl LeaseStore {
         lease_id: &str,
         increment: i64,
     ) -> Result<(LeaseInfo, Vec<String>)> {
+        let _serialised = self.locks.lock(lease_id).await;
         let entry = self.get(lease_id).await?.ok_or_else(|| Error::invalid("lease not found"))?;
         let now = unix_now();
         if !entry.renewable || entry.expire_time <= now {
@@ -260,7 +290,23 @@ impl LeaseStore {
     /// Revokes a lease through its engine. On failure the lease stays, with its error, to be
     /// retried with backoff. `force` drops it without asking the engine.
     pub async fn revoke(&self, table: &MountTable, lease_id: &str, force: bool) -> Result<()> {
-        let Some(entry) = self.get(lease_id).await? else { return Ok(()) };
+        self.revoke_if(table, lease_id, force, |_| true).await.map(drop)
+    }
+
+    /// Revokes a lease if `due` says so of its stored entry, under the lease's lock; returns
+    /// whether it was revoked (a missing lease counts as revoked).
+    async fn revoke_if(
+        &self,
+        table: &MountTable,
+        lease_id: &str,
+        force: bool,
+        due: impl FnOnce(&LeaseEntry) -> bool,
+    ) -> Result<bool> {
+        let _serialised = self.locks.lock(lease_id).await;
+        let Some(entry) = self.get(lease_id).await? else { return Ok(true) };
+        if !due(&entry) {
+            return Ok(false);
+        }
         if !force {
             if let Some(mount) = table.get(&entry.mount_prefix) {
                 if let Err(e) = mount.backend.revoke_secret(Self::request(&entry, mount, 0)).await {
@@ -269,7 +315,8 @@ impl LeaseStore {
                 }
             }
         }
-        self.remove(&entry).await
+        self.remove(&entry).await?;
+        Ok(true)
     }
 
     async fn record_failure(&self, entry: &LeaseEntry, error: &Error) -> Result<()> {
@@ -382,16 +429,29 @@ impl LeaseStore {
             loop {
                 let page = self.index_pages(&folder, after.take()).await?;
                 for (key, id) in &page {
-                    if !id.is_empty() {
-                        match self.revoke(table, id, false).await {
-                            Ok(()) => done += 1,
+                    // Only a lease whose own expiry has come: an index entry left behind by
+                    // a renewal must not revoke the lease early.
+                    let revoked = if id.is_empty() {
+                        true
+                    } else {
+                        match self.revoke_if(table, id, false, |e| e.expire_time <= now).await {
+                            Ok(true) => {
+                                done += 1;
+                                true
+                            }
+                            Ok(false) => false,
                             Err(e) => {
-                                tracing::warn!(error = %e, "expired lease: revocation will be retried")
+                                tracing::warn!(error = %e, "expired lease: revocation will be retried");
+                                false
                             }
                         }
-                    }
-                    // A stale index entry (lease already gone) is dropped here.
-                    if id.is_empty() || self.get(id).await?.is_none() {
+                    };
+                    // A stale index entry (lease gone, or its expiry moved) is dropped here.
+                    let stale = revoked
+                        || self.get(id).await?.is_none_or(|e| {
+                            expiry_key(e.expire_time, &e.lease_id) != format!("{folder}{key}")
+                        });
+                    if stale {
                         self.storage.delete(&format!("{folder}{key}")).await?;
                     }
                 }
