@@ -1,10 +1,13 @@
-//! Every backend passes the conformance suite, directly and through a `View`; the SQLite
+//! Every backend passes the conformance suite, directly, through a `View` and behind the read
+//! cache; the SQLite
 //! backend keeps its data across reopening and shares commits between concurrent writers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
-use coffer_storage::{MemoryStorage, SharedStorage, SqliteStorage, Storage, View, conformance};
+use coffer_storage::{
+    CachedStorage, MemoryStorage, SharedStorage, SqliteStorage, Storage, View, conformance,
+};
 
 fn sqlite(dir: &tempfile::TempDir) -> Arc<SqliteStorage> {
     Arc::new(SqliteStorage::open(dir.path().join("coffer.db")).unwrap())
@@ -27,6 +30,17 @@ async fn memory_view_conforms() {
 async fn sqlite_conforms() {
     let dir = tempfile::tempdir().unwrap();
     conformance::run_all(sqlite(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cached_sqlite_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::run_all(Arc::new(CachedStorage::new(sqlite(&dir), 1 << 20))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tiny_cache_still_conforms() {
+    conformance::run_all(Arc::new(CachedStorage::new(Arc::new(MemoryStorage::new()), 4096))).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
