@@ -70,7 +70,7 @@ impl BackendRequest {
             data: Map::new(),
             storage,
             mount_point: String::new(),
-            request_id: coffer_types::new_uuid(),
+            request_id: coffer_types::request_id(),
             caller: Caller::default(),
             client_token: None,
             remote_addr: None,

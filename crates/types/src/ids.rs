@@ -26,6 +26,43 @@ pub fn new_uuid() -> String {
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
+/// A UUID-shaped id for a request (8-4-4-4-12 lower hex), as Vault prints in responses and
+/// audit entries. Unlike [`new_uuid`] it is not secret and not drawn from the secure
+/// generator on every call: each thread seeds a 128-bit state once from the secure generator
+/// and then steps it (a Weyl sequence through a bijective mixer), so ids never repeat within
+/// a thread and, with random 128-bit seeds, do not collide across threads or restarts.
+/// Requests are frequent and their ids only need to be unique; use [`new_uuid`] for
+/// anything that must be unguessable (accessors, secret ids, nonces).
+pub fn request_id() -> String {
+    use std::cell::Cell;
+    const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+    thread_local! {
+        static STATE: Cell<(u64, u64)> = Cell::new({
+            let seed = random_bytes(16);
+            let half = |r: std::ops::Range<usize>| {
+                u64::from_le_bytes(seed[r].try_into().unwrap_or_default())
+            };
+            (half(0..8), half(8..16))
+        });
+    }
+    let (high, low) = STATE.with(|state| {
+        let (counter, key) = state.get();
+        let next = counter.wrapping_add(GOLDEN);
+        state.set((next, key));
+        // Two different bijections of (counter, key): distinct counters give distinct ids.
+        (mix(next ^ key), mix(next.wrapping_add(key).rotate_left(29) ^ GOLDEN))
+    });
+    let h = format!("{high:016x}{low:016x}");
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// A bijective 64-bit mixer (the SplitMix64 finaliser).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// A random string of `len` base62 characters, without modulo bias.
 pub fn random_base62(len: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -44,6 +81,21 @@ pub fn random_base62(len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_uuid_shaped_and_distinct() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        let other_thread = std::thread::spawn(request_id).join().unwrap_or_default();
+        assert!(!ids.contains(&other_thread));
+        for id in ids.iter().take(10).chain([&other_thread]) {
+            let parts: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
+            assert!(
+                id.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            );
+        }
+    }
 
     #[test]
     fn shapes() {

@@ -15,7 +15,7 @@ mod secret;
 pub use duration::{format_go_duration, parse_duration, parse_duration_str};
 pub use error::Error;
 pub use fields::{coerce_bool, coerce_int, coerce_string, coerce_string_list, coerce_string_map};
-pub use ids::{new_uuid, random_base62, random_bytes, unix_now};
+pub use ids::{new_uuid, random_base62, random_bytes, request_id, unix_now};
 pub use request::{Operation, Request};
 pub use response::{
     Auth, LeaseInfo, Login, RawBody, Response, ResponseShape, SecretLease, WrapInfo,

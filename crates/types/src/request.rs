@@ -62,7 +62,7 @@ impl Request {
     /// A request with a fresh id, no data and no token.
     pub fn new(operation: Operation, path: impl Into<String>) -> Self {
         Request {
-            id: crate::new_uuid(),
+            id: crate::request_id(),
             operation,
             path: path.into(),
             data: Map::new(),
