@@ -168,6 +168,9 @@ pub async fn prepare(
     }
 }
 
+/// How long a run with background load waits, after stopping it, for its requests in flight.
+const BACKGROUND_SETTLE: Duration = Duration::from_secs(1);
+
 /// Warms up, then measures one run and returns its row.
 pub async fn measure(
     prepared: Arc<Prepared>,
@@ -181,6 +184,7 @@ pub async fn measure(
         Mode::Open { rate, .. } => format!("{rate} req/s"),
     };
     let label = format!("{server} {storage} {workload} {level}");
+    let beside = prepared.background.as_ref().map(|start| start());
     // A pool made during setup (lease-revoke) is not spent on warming up.
     if !settings.warmup.is_zero() && prepared.limit.is_none() {
         let bar = progress.run_bar(&format!("{label} (warm-up)"), settings.warmup);
@@ -196,6 +200,11 @@ pub async fn measure(
     };
     let measured = runner::run(prepared.clone(), plan, &bar).await;
     bar.finish_and_clear();
+    if let Some(beside) = beside {
+        drop(beside);
+        // Requests the background load already sent finish before the next run starts.
+        tokio::time::sleep(BACKGROUND_SETTLE).await;
+    }
     progress.overall.inc(1);
     let row = Row::new(server, storage, workload, mode, &prepared.scope, &measured);
     progress.say(&format!(

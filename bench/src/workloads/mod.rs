@@ -75,8 +75,10 @@ pub struct Prepared {
     pub limit: Option<u64>,
     /// The next request's index, continuing across runs.
     pub cursor: AtomicU64,
-    /// Load that runs beside the measured one for as long as this lives.
-    pub background: Option<Background>,
+    /// Starts load that runs beside the measured one, only while this workload is being
+    /// measured (warm-up included): with two servers on one CPU, one server's background load
+    /// must not run while the other is measured.
+    pub background: Option<Box<dyn Fn() -> Background + Send + Sync>>,
 }
 
 /// A task generating background load; stopped when dropped.

@@ -76,20 +76,23 @@ const RSA_BESIDE: usize = 4;
 pub async fn prepare_beside_rsa(root: &Api) -> Result<Prepared> {
     let rsa = std::sync::Arc::new(prepare(root, Kind::Rsa).await?);
     let mut ec = prepare(root, Kind::Ec).await?;
-    let task = tokio::spawn(async move {
-        let mut senders = tokio::task::JoinSet::new();
-        for worker in 0..RSA_BESIDE {
-            let rsa = rsa.clone();
-            senders.spawn(async move {
-                let mut i = worker as u64;
-                loop {
-                    let _ = rsa.api.send(&(rsa.next)(i)).await;
-                    i += RSA_BESIDE as u64;
-                }
-            });
-        }
-        while senders.join_next().await.is_some() {}
-    });
-    ec.background = Some(Background(task.abort_handle()));
+    ec.background = Some(Box::new(move || {
+        let rsa = rsa.clone();
+        let task = tokio::spawn(async move {
+            let mut senders = tokio::task::JoinSet::new();
+            for worker in 0..RSA_BESIDE {
+                let rsa = rsa.clone();
+                senders.spawn(async move {
+                    let mut i = worker as u64;
+                    loop {
+                        let _ = rsa.api.send(&(rsa.next)(i)).await;
+                        i += RSA_BESIDE as u64;
+                    }
+                });
+            }
+            while senders.join_next().await.is_some() {}
+        });
+        Background(task.abort_handle())
+    }));
     Ok(ec)
 }
