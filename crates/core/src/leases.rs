@@ -294,7 +294,7 @@ impl LeaseStore {
     }
 
     /// Revokes a lease if `due` says so of its stored entry, under the lease's lock; returns
-    /// whether it was revoked (a missing lease counts as revoked).
+    /// whether this call revoked it (`false` too when the lease is already gone).
     async fn revoke_if(
         &self,
         table: &MountTable,
@@ -303,7 +303,7 @@ impl LeaseStore {
         due: impl FnOnce(&LeaseEntry) -> bool,
     ) -> Result<bool> {
         let _serialised = self.locks.lock(lease_id).await;
-        let Some(entry) = self.get(lease_id).await? else { return Ok(true) };
+        let Some(entry) = self.get(lease_id).await? else { return Ok(false) };
         if !due(&entry) {
             return Ok(false);
         }

@@ -176,18 +176,27 @@ mod tests {
     use super::*;
     use crate::MemoryStorage;
 
-    /// A store that counts reads, to tell hits from misses.
+    /// The physical store under test: counts reads (to tell hits from misses) and, when
+    /// `pausing`, holds each read, once it has its value, until it is let go.
     #[derive(Default)]
-    struct Counting {
+    struct Probe {
         inner: MemoryStorage,
         reads: std::sync::atomic::AtomicUsize,
+        pausing: bool,
+        read_done: tokio::sync::Notify,
+        release: tokio::sync::Notify,
     }
 
     #[async_trait]
-    impl Storage for Counting {
+    impl Storage for Probe {
         async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
             self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            self.inner.get(key).await
+            let value = self.inner.get(key).await;
+            if self.pausing {
+                self.read_done.notify_one();
+                self.release.notified().await;
+            }
+            value
         }
         async fn batch(&self, ops: Vec<WriteOp>) -> Result<(), StorageError> {
             self.inner.batch(ops).await
@@ -205,13 +214,13 @@ mod tests {
         }
     }
 
-    fn reads(c: &Counting) -> usize {
-        c.reads.load(std::sync::atomic::Ordering::SeqCst)
+    fn reads(probe: &Probe) -> usize {
+        probe.reads.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     #[tokio::test]
     async fn hits_skip_the_store_and_writes_invalidate() {
-        let physical = Arc::new(Counting::default());
+        let physical = Arc::new(Probe::default());
         let cache = CachedStorage::new(physical.clone(), 1 << 20);
         assert_eq!(cache.get("a").await.unwrap(), None);
         assert_eq!(cache.get("a").await.unwrap(), None);
@@ -244,41 +253,9 @@ mod tests {
         }
     }
 
-    /// A store whose reads, once they have their value, wait to be let go.
-    #[derive(Default)]
-    struct Paused {
-        inner: MemoryStorage,
-        read_done: tokio::sync::Notify,
-        release: tokio::sync::Notify,
-    }
-
-    #[async_trait]
-    impl Storage for Paused {
-        async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-            let value = self.inner.get(key).await;
-            self.read_done.notify_one();
-            self.release.notified().await;
-            value
-        }
-        async fn batch(&self, ops: Vec<WriteOp>) -> Result<(), StorageError> {
-            self.inner.batch(ops).await
-        }
-        async fn list_page(
-            &self,
-            prefix: &str,
-            after: Option<&str>,
-            limit: Option<usize>,
-        ) -> Result<Vec<String>, StorageError> {
-            self.inner.list_page(prefix, after, limit).await
-        }
-        async fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError> {
-            self.inner.delete_prefix(prefix).await
-        }
-    }
-
     #[tokio::test]
     async fn a_read_that_raced_a_write_does_not_cache_the_old_value() {
-        let physical = Arc::new(Paused::default());
+        let physical = Arc::new(Probe { pausing: true, ..Probe::default() });
         physical.inner.put("k", b"old").await.unwrap();
         let cache = Arc::new(CachedStorage::new(physical.clone(), 1 << 20));
         let reader = tokio::spawn({

@@ -22,7 +22,11 @@ pub fn random_bytes(len: usize) -> Vec<u8> {
 
 /// A random UUID-shaped lower-hex string (8-4-4-4-12), as Vault prints request and entity ids.
 pub fn new_uuid() -> String {
-    let h = hex::encode(random_bytes(16));
+    uuid_shaped(&hex::encode(random_bytes(16)))
+}
+
+/// 32 hex digits as 8-4-4-4-12.
+fn uuid_shaped(h: &str) -> String {
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
@@ -52,8 +56,7 @@ pub fn request_id() -> String {
         // Two different bijections of (counter, key): distinct counters give distinct ids.
         (mix(next ^ key), mix(next.wrapping_add(key).rotate_left(29) ^ GOLDEN))
     });
-    let h = format!("{high:016x}{low:016x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    uuid_shaped(&format!("{high:016x}{low:016x}"))
 }
 
 /// A bijective 64-bit mixer (the SplitMix64 finaliser).

@@ -44,7 +44,9 @@ fn start() -> Option<Sender<Job>> {
 }
 
 fn work(jobs: &Mutex<Receiver<Job>>) {
-    set_policy(&thread_id().unwrap_or_default(), Policy::Idle);
+    let tid = thread_id().unwrap_or_default();
+    run_tool("renice", &["-n", "19", "-p", &tid]);
+    set_policy(&tid, Policy::Idle);
     loop {
         let job = match jobs.lock() {
             Ok(receiver) => receiver.recv(),
@@ -72,25 +74,28 @@ enum Policy {
     Boosted,
 }
 
-/// Sets thread `tid`'s policy (Linux nice values and policies are per thread). Lowering
-/// needs no privilege, nor does returning from `SCHED_IDLE` to normal at nice 19; where a
-/// change fails the thread keeps what it had.
+/// Sets thread `tid`'s policy; its nice value (19, set once when the thread starts) is kept
+/// across the change. Linux policies are per thread. Moving to `SCHED_IDLE` needs no
+/// privilege, nor does returning from it to normal scheduling at nice 19; where a change
+/// fails the thread keeps what it had.
 fn set_policy(tid: &str, policy: Policy) {
-    if tid.is_empty() {
+    let flag = match policy {
+        Policy::Idle => "--idle",
+        Policy::Boosted => "--other",
+    };
+    run_tool("chrt", &[flag, "-p", "0", tid]);
+}
+
+/// Runs a util-linux tool on a thread id, ignoring its outcome (see [`set_policy`]).
+fn run_tool(tool: &str, args: &[&str]) {
+    if args.last().is_some_and(|tid| tid.is_empty()) {
         return;
     }
-    let chrt = match policy {
-        Policy::Idle => ["--idle", "-p", "0"],
-        Policy::Boosted => ["--other", "-p", "0"],
-    };
-    for (tool, args) in [("renice", ["-n", "19", "-p"]), ("chrt", chrt)] {
-        let _ = std::process::Command::new(tool)
-            .args(args)
-            .arg(tid)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
+    let _ = std::process::Command::new(tool)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 /// Where a job runs, so a waiter can raise that thread when the job starves.
@@ -147,18 +152,38 @@ async fn boost(running: Arc<Mutex<Running>>) {
 
 #[cfg(test)]
 mod tests {
+    /// This thread's nice value (field 19 of its stat) and scheduling policy (field 41;
+    /// 0 = normal, 5 = SCHED_IDLE). Fields after the command name (in parentheses) start at
+    /// field 3.
+    fn nice_and_policy() -> (Option<String>, Option<String>) {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest.to_string()).unwrap_or_default();
+        let field = |n: usize| after.split_whitespace().nth(n - 3).map(str::to_string);
+        (field(19), field(41))
+    }
+
+    fn at(nice: &str, policy: &str) -> Option<(Option<String>, Option<String>)> {
+        Some((Some(nice.into()), Some(policy.into())))
+    }
+
     #[tokio::test]
     async fn runs_jobs_at_nice_19_under_sched_idle() {
-        let fields = super::run(|| {
-            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-            // Fields after the command name (in parentheses) start at field 3: field 19 is the
-            // nice value, field 41 the scheduling policy (5 = SCHED_IDLE).
-            let after = stat.rsplit_once(')').map(|(_, rest)| rest.to_string()).unwrap_or_default();
-            let field = |n: usize| after.split_whitespace().nth(n - 3).map(str::to_string);
-            (field(19), field(41))
+        assert_eq!(super::run(nice_and_policy).await.ok(), at("19", "5"));
+    }
+
+    #[tokio::test]
+    async fn a_starving_job_is_raised_to_normal_scheduling_and_lowered_after() {
+        // A job still running past the starvation limit gets its thread raised (nice kept).
+        let raised = super::run(|| {
+            std::thread::sleep(super::STARVATION_LIMIT + std::time::Duration::from_millis(700));
+            nice_and_policy()
         })
         .await
         .ok();
-        assert_eq!(fields, Some((Some("19".into()), Some("5".into()))));
+        assert_eq!(raised, at("19", "0"));
+        // The thread lowered itself again after that job.
+        for _ in 0..4 {
+            assert_eq!(super::run(nice_and_policy).await.ok(), at("19", "5"));
+        }
     }
 }
