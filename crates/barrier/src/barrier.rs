@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::BarrierError;
 use crate::keyring::{self, KEYRING_TERM, Keyring};
+use crate::read_cache::{Lookup, ReadCache};
 
 /// The physical storage key of the keyring, sealed with the unseal key. Reserved: the
 /// barrier refuses to read, write or delete it through the [`Storage`] trait.
@@ -36,6 +37,8 @@ struct Unsealed {
     /// Kept to re-encrypt the keyring on rotation.
     unseal_key: Zeroizing<Vec<u8>>,
     encryptions: AtomicU64,
+    /// Decrypted entries, when the barrier caches reads; kept across rotations.
+    cache: Option<Arc<ReadCache>>,
 }
 
 /// An encrypting storage: every value is sealed with AES-256-GCM under the keyring's active
@@ -46,6 +49,8 @@ struct Unsealed {
 /// rather than "internal error" calls [`Barrier::check_unsealed`] first.
 pub struct Barrier {
     physical: SharedStorage,
+    /// Bytes of decrypted entries cached while unsealed; 0 for no cache.
+    read_cache_bytes: usize,
     /// `None` while sealed. Swapped whole, so no lock is held while doing I/O.
     state: ArcSwapOption<Unsealed>,
     /// Serialises initialize, unseal and rotate, which read-modify-write the keyring.
@@ -60,10 +65,19 @@ impl std::fmt::Debug for Barrier {
 }
 
 impl Barrier {
-    /// A sealed barrier over `physical`.
+    /// A sealed barrier over `physical`, without a read cache.
     pub fn new(physical: SharedStorage) -> Barrier {
+        Self::with_read_cache(physical, 0)
+    }
+
+    /// A sealed barrier over `physical` that, while unsealed, caches up to about `bytes` of
+    /// decrypted entries (none when 0). The cache is dropped, its values wiped, when the
+    /// barrier seals. Only for a physical store that nothing else writes: a write made
+    /// behind the barrier's back would not invalidate the cache.
+    pub fn with_read_cache(physical: SharedStorage, bytes: usize) -> Barrier {
         Barrier {
             physical,
+            read_cache_bytes: bytes,
             state: ArcSwapOption::empty(),
             admin: tokio::sync::Mutex::new(()),
             rng: SystemRandom::new(),
@@ -114,6 +128,8 @@ impl Barrier {
             keyring: ring,
             unseal_key: Zeroizing::new(unseal_key.to_vec()),
             encryptions: AtomicU64::new(0),
+            cache: (self.read_cache_bytes > 0)
+                .then(|| Arc::new(ReadCache::new(self.read_cache_bytes))),
         })));
         tracing::info!(term, "barrier: unsealed");
         Ok(())
@@ -149,6 +165,7 @@ impl Barrier {
             keyring: ring,
             unseal_key: current.unseal_key.clone(),
             encryptions: AtomicU64::new(0),
+            cache: current.cache.clone(),
         });
         let status = status_of(&next)?;
         // Install only if nobody sealed meanwhile: a rotation must not unseal the barrier.
@@ -159,6 +176,25 @@ impl Barrier {
         }
         tracing::info!(term = status.term, "barrier: rotated the encryption key");
         Ok(status)
+    }
+
+    /// Bytes of decrypted entries cached now (0 when sealed or without a cache).
+    pub fn cached_bytes(&self) -> usize {
+        self.state.load().as_ref().and_then(|s| s.cache.as_ref()).map_or(0, |c| c.cached_bytes())
+    }
+
+    /// After a write of `keys` (whether it succeeded or not: a failed write may still have
+    /// reached the store), forgets them in the cache of `state` and, should the barrier have
+    /// been sealed and unsealed meanwhile, in the current one.
+    fn invalidate<'a>(&self, state: &Unsealed, keys: impl IntoIterator<Item = &'a str> + Clone) {
+        if let Some(cache) = &state.cache {
+            cache.invalidate(keys.clone());
+        }
+        if let Some(current) = self.state.load().as_ref() {
+            if let Some(cache) = current.cache.as_ref().filter(|c| !cache_is(&state.cache, c)) {
+                cache.invalidate(keys);
+            }
+        }
     }
 
     /// The active term, when it was installed, and how often it has encrypted.
@@ -203,6 +239,10 @@ fn status_of(state: &Unsealed) -> Result<KeyStatus, BarrierError> {
     })
 }
 
+fn cache_is(cache: &Option<Arc<ReadCache>>, other: &Arc<ReadCache>) -> bool {
+    cache.as_ref().is_some_and(|c| Arc::ptr_eq(c, other))
+}
+
 fn check_not_reserved(key: &str) -> Result<(), BarrierError> {
     if key == KEYRING_PATH { Err(BarrierError::Reserved(key.to_string())) } else { Ok(()) }
 }
@@ -212,27 +252,46 @@ impl Storage for Barrier {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let state = self.unsealed()?;
         check_not_reserved(key)?;
-        match self.physical.get(key).await? {
-            None => Ok(None),
-            Some(ciphertext) => Ok(Some(Self::decrypt(&state, key, &ciphertext)?)),
+        let ticket = match state.cache.as_ref().map(|c| c.lookup(key)) {
+            Some(Lookup::Hit(value)) => return Ok(value),
+            Some(Lookup::Miss(ticket)) => Some(ticket),
+            None => None,
+        };
+        let value = match self.physical.get(key).await? {
+            None => None,
+            Some(ciphertext) => Some(Self::decrypt(&state, key, &ciphertext)?),
+        };
+        if let (Some(cache), Some(ticket)) = (&state.cache, ticket) {
+            cache.fill(ticket, key, value.as_deref());
         }
+        Ok(value)
     }
 
     async fn put(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         let state = self.unsealed()?;
         check_not_reserved(key)?;
         let sealed = self.encrypt(&state, key, value)?;
-        self.physical.put(key, &sealed).await
+        let outcome = self.physical.put(key, &sealed).await;
+        self.invalidate(&state, [key]);
+        outcome
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.unsealed()?;
+        let state = self.unsealed()?;
         check_not_reserved(key)?;
-        self.physical.delete(key).await
+        let outcome = self.physical.delete(key).await;
+        self.invalidate(&state, [key]);
+        outcome
     }
 
     async fn batch(&self, ops: Vec<WriteOp>) -> Result<(), StorageError> {
         let state = self.unsealed()?;
+        let keys: Vec<String> = ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Put { key, .. } | WriteOp::Delete { key } => key.clone(),
+            })
+            .collect();
         let mut sealed = Vec::with_capacity(ops.len());
         for op in ops {
             sealed.push(match op {
@@ -248,7 +307,9 @@ impl Storage for Barrier {
                 }
             });
         }
-        self.physical.batch(sealed).await
+        let outcome = self.physical.batch(sealed).await;
+        self.invalidate(&state, keys.iter().map(String::as_str));
+        outcome
     }
 
     async fn list_page(
@@ -262,11 +323,17 @@ impl Storage for Barrier {
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError> {
-        self.unsealed()?;
+        let state = self.unsealed()?;
         // A range covering the keyring would destroy every key at once: refuse it.
         if KEYRING_PATH.starts_with(prefix) {
             return Err(BarrierError::Reserved(KEYRING_PATH.to_string()).into());
         }
-        self.physical.delete_prefix(prefix).await
+        let outcome = self.physical.delete_prefix(prefix).await;
+        for unsealed in [Some(state), self.state.load_full()].into_iter().flatten() {
+            if let Some(cache) = &unsealed.cache {
+                cache.invalidate_prefix(prefix);
+            }
+        }
+        outcome
     }
 }

@@ -30,6 +30,12 @@
 //!    encryptions under the active term so the core can rotate before random nonces
 //!    become a risk.
 //!
+//! # The read cache
+//!
+//! [`Barrier::with_read_cache`] keeps decrypted entries, with the keys absent from the store,
+//! in a bounded cache while unsealed: a hit costs neither a store read nor a decryption.
+//! Writes invalidate their keys; sealing drops the cache and wipes its values.
+//!
 //! # Sealed
 //!
 //! [`Barrier`] implements [`coffer_storage::Storage`], whose error type cannot say
@@ -43,6 +49,7 @@
 mod barrier;
 mod error;
 mod keyring;
+mod read_cache;
 
 pub mod shamir;
 

@@ -81,6 +81,22 @@ impl Registry {
 pub struct CoreConfig {
     /// The storage type shown by `sys/seal-status` (`inmem`, `embedded`, `postgresql`).
     pub storage_type: String,
+    /// Bytes of decrypted entries the barrier caches while unsealed (0: none). Only for a
+    /// physical store this core alone writes.
+    pub read_cache_bytes: usize,
+}
+
+impl CoreConfig {
+    /// Memory for the barrier's read cache by default.
+    pub const DEFAULT_READ_CACHE_BYTES: usize = 16 << 20;
+
+    /// The configuration for a store of type `storage_type` that this core alone writes.
+    pub fn new(storage_type: impl Into<String>) -> Self {
+        CoreConfig {
+            storage_type: storage_type.into(),
+            read_cache_bytes: Self::DEFAULT_READ_CACHE_BYTES,
+        }
+    }
 }
 
 /// What exists only while unsealed.
@@ -121,7 +137,7 @@ impl Core {
     /// A sealed core over `physical` storage.
     pub fn new(physical: SharedStorage, registry: Registry, config: CoreConfig) -> Arc<Core> {
         Arc::new_cyclic(|weak: &Weak<Core>| Core {
-            barrier: Arc::new(Barrier::new(physical.clone())),
+            barrier: Arc::new(Barrier::with_read_cache(physical.clone(), config.read_cache_bytes)),
             physical,
             registry,
             config,

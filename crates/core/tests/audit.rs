@@ -98,11 +98,7 @@ async fn an_audit_device_that_cannot_write_fails_closed() {
 
 #[tokio::test]
 async fn devices_survive_a_seal_and_unseal() {
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        Registry::new(),
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), Registry::new(), CoreConfig::new("inmem"));
     let init = core.init(1, 1).await.unwrap();
     let key = hex::encode(init.keys[0].as_slice());
     core.unseal(Some(&key), false).await.unwrap();

@@ -79,7 +79,7 @@ async fn concurrent_renewals_of_one_lease_take_turns_and_leave_one_expiry_entry(
     let core = Core::new(
         physical.clone(),
         Registry::new().secrets("fake", factory),
-        CoreConfig { storage_type: "inmem".into() },
+        CoreConfig::new("inmem"),
     );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("db/", "fake", "", ""), false).await.unwrap();

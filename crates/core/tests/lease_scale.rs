@@ -124,7 +124,7 @@ async fn setup<const N: usize>() -> (Arc<Core>, Arc<Counting>, String) {
     let core = Core::new(
         storage.clone(),
         Registry::new().secrets("fake", factory::<N>),
-        CoreConfig { storage_type: "inmem".into() },
+        CoreConfig::new("inmem"),
     );
     let init = core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("db/", "fake", "", ""), false).await.unwrap();

@@ -61,7 +61,7 @@ async fn setup() -> Arc<Core> {
     let core = Core::new(
         Arc::new(MemoryStorage::new()),
         Registry::new().secrets("fake", factory),
-        CoreConfig { storage_type: "inmem".into() },
+        CoreConfig::new("inmem"),
     );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("db/", "fake", "", ""), false).await.unwrap();

@@ -9,11 +9,7 @@ use coffer_types::{Error, Operation, Request};
 use serde_json::json;
 
 fn core() -> Arc<Core> {
-    Core::new(
-        Arc::new(MemoryStorage::new()),
-        Registry::new(),
-        CoreConfig { storage_type: "inmem".into() },
-    )
+    Core::new(Arc::new(MemoryStorage::new()), Registry::new(), CoreConfig::new("inmem"))
 }
 
 fn hex_keys(result: &coffer_core::InitResult) -> Vec<String> {

@@ -51,11 +51,7 @@ fn fake(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
 #[tokio::test]
 async fn login_issues_an_orphan_token() {
     let registry = Registry::new().auth("fake", fake);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
 
@@ -104,11 +100,7 @@ async fn login_issues_an_orphan_token() {
 #[tokio::test]
 async fn logins_get_an_entity_and_templated_policies_render_for_it() {
     let registry = Registry::new().auth("fake", fake);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
     let accessor = core.mount_table().unwrap().get("auth/fake/").unwrap().entry.accessor.clone();
@@ -155,11 +147,7 @@ async fn logins_get_an_entity_and_templated_policies_render_for_it() {
 #[tokio::test]
 async fn tokens_bound_to_cidrs_only_work_from_there() {
     let registry = Registry::new().auth("fake", fake);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
     let auth = core

@@ -64,11 +64,7 @@ fn judged(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
 
 async fn setup() -> (Arc<Core>, String) {
     let registry = Registry::new().auth("judged", judged);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("judged/", "judged", "", "auth_"), true).await.unwrap();
     let auth = core

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use coffer_core::{Core, CoreConfig, MountEntry, Registry};
-use coffer_storage::{CachedStorage, MemoryStorage, SharedStorage, SqliteStorage};
+use coffer_storage::{MemoryStorage, SharedStorage, SqliteStorage};
 use tokio::sync::watch;
 
 pub use app::{App, DEFAULT_MAX_REQUEST_SIZE};
@@ -62,9 +62,6 @@ pub fn registry() -> Registry {
         .auth("cert", coffer_cert_auth::factory)
 }
 
-/// Memory for the embedded store's read cache (ciphertext, below the barrier).
-const READ_CACHE_BYTES: usize = 16 << 20;
-
 /// Opens the configured storage; returns it with the name `sys/seal-status` reports.
 pub fn open_storage(config: &StorageConfig) -> Result<(SharedStorage, &'static str), ServerError> {
     match config {
@@ -80,7 +77,7 @@ pub fn open_storage(config: &StorageConfig) -> Result<(SharedStorage, &'static s
                 .map_err(|e| ServerError::Io(format!("cannot create {}: {e}", path.display())))?;
             let db = SqliteStorage::open(path.join("coffer.db"))
                 .map_err(|e| ServerError::Io(format!("cannot open the embedded store: {e}")))?;
-            Ok((Arc::new(CachedStorage::new(Arc::new(db), READ_CACHE_BYTES)), "embedded"))
+            Ok((Arc::new(db), "embedded"))
         }
     }
 }
@@ -113,8 +110,7 @@ pub async fn run(options: ServerOptions) -> Result<(), ServerError> {
         }
     };
     let (storage, storage_type) = open_storage(&config.storage)?;
-    let core =
-        Core::new(storage, registry(), CoreConfig { storage_type: storage_type.to_string() });
+    let core = Core::new(storage, registry(), CoreConfig::new(storage_type));
     core.declare_audit_devices(config.audit.clone());
     let app = App::new(core.clone());
 

@@ -1,12 +1,10 @@
 //! Storage: the `Storage` trait every layer writes through, a per-mount [`View`], and the
-//! physical backends: [`MemoryStorage`] and the embedded SQLite store [`SqliteStorage`], and a
-//! read cache to put in front of a physical store, [`CachedStorage`].
+//! physical backends: [`MemoryStorage`] and the embedded SQLite store [`SqliteStorage`].
 //!
 //! Keys are `/`-separated strings. `list(prefix)` returns the immediate children below
 //! `prefix`: leaf names as they are, folders with a trailing `/`, sorted, without duplicates.
 #![forbid(unsafe_code)]
 
-mod cache;
 mod error;
 mod memory;
 mod sqlite;
@@ -18,7 +16,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use cache::CachedStorage;
 pub use error::StorageError;
 pub use memory::MemoryStorage;
 pub use sqlite::SqliteStorage;

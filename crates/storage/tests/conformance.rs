@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use coffer_storage::{
-    CachedStorage, MemoryStorage, SharedStorage, SqliteStorage, Storage, View, conformance,
-};
+use coffer_storage::{MemoryStorage, SharedStorage, SqliteStorage, Storage, View, conformance};
 
 fn sqlite(dir: &tempfile::TempDir) -> Arc<SqliteStorage> {
     Arc::new(SqliteStorage::open(dir.path().join("coffer.db")).unwrap())
@@ -30,17 +28,6 @@ async fn memory_view_conforms() {
 async fn sqlite_conforms() {
     let dir = tempfile::tempdir().unwrap();
     conformance::run_all(sqlite(&dir)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn cached_sqlite_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    conformance::run_all(Arc::new(CachedStorage::new(sqlite(&dir), 1 << 20))).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_tiny_cache_still_conforms() {
-    conformance::run_all(Arc::new(CachedStorage::new(Arc::new(MemoryStorage::new()), 4096))).await;
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -20,11 +20,7 @@ const INVALID: &str = "invalid role or secret ID";
 
 async fn core() -> Arc<Core> {
     let registry = Registry::new().auth("approle", coffer_approle::factory);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("approle/", "approle", "", "auth_"), true).await.unwrap();
     core

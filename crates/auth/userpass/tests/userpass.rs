@@ -17,11 +17,7 @@ const INVALID: &str = "invalid username or password";
 
 async fn core() -> Arc<Core> {
     let registry = Registry::new().auth("userpass", coffer_userpass::factory);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("userpass/", "userpass", "", "auth_"), true).await.unwrap();
     core

@@ -10,11 +10,7 @@ use serde_json::Value;
 
 /// A dev core (initialised, unsealed, root token `root`) with the engines of `registry`.
 pub async fn dev_with(registry: Registry) -> Arc<Core> {
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core
 }

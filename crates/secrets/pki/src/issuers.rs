@@ -203,7 +203,7 @@ pub(crate) async fn store_key(
         id: new_uuid(),
         name: name.to_string(),
         spec: key.spec,
-        pkcs8: b64(key.pkcs8()),
+        pkcs8: b64(key.pkcs8()?),
     };
     let mut ops = vec![model::put_op(key_key(&entry.id), &entry)?];
     if !name.is_empty() {

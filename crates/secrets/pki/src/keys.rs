@@ -1,7 +1,7 @@
 //! Private keys: generation (RSA off the async workers), import from PEM, export in the
 //! formats Vault prints, and the signers rcgen needs.
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::encoding::{AsBigEndian, AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use aws_lc_rs::signature::{
@@ -9,12 +9,12 @@ use aws_lc_rs::signature::{
     EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair,
 };
 use coffer_types::{Error, Result};
-use der::Decode;
-use der::asn1::OctetString;
+use der::asn1::{BitStringRef, ObjectIdentifier, OctetString, OctetStringRef};
+use der::{Decode, Encode};
 use rcgen::{KeyPair, PublicKeyData, SignatureAlgorithm};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use zeroize::Zeroizing;
 
 use crate::pem;
@@ -157,7 +157,9 @@ impl KeyFormat {
 pub(crate) struct PrivateKey {
     /// Its type and size.
     pub spec: KeySpec,
-    pkcs8: Zeroizing<Vec<u8>>,
+    /// Set from the start, except for a generated EC key: most of those are printed in SEC1
+    /// and never stored, so their PKCS#8 form is only encoded if asked for.
+    pkcs8: OnceLock<Zeroizing<Vec<u8>>>,
     /// For a key generated here: its public key and traditional encoding, taken from the
     /// generated key pair so that issuing never parses the key back.
     generated: Option<Arc<Generated>>,
@@ -168,6 +170,42 @@ struct Generated {
     public: PublicKey,
     /// SEC1 `EC PRIVATE KEY` DER (EC keys only).
     sec1: Option<Zeroizing<Vec<u8>>>,
+    /// The EC key pair, to encode its PKCS#8 form on demand.
+    ec: Option<EcdsaKeyPair>,
+}
+
+/// SEC1 `ECPrivateKey` (RFC 5915), with the curve and the public key.
+#[derive(der::Sequence)]
+struct EcPrivateKey<'a> {
+    version: u8,
+    private_key: &'a OctetStringRef,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    parameters: Option<ObjectIdentifier>,
+    #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
+    public_key: Option<BitStringRef<'a>>,
+}
+
+/// The named curve of an EC key of `bits`.
+fn curve_oid(bits: u32) -> ObjectIdentifier {
+    match bits {
+        384 => ObjectIdentifier::new_unwrap("1.3.132.0.34"),
+        521 => ObjectIdentifier::new_unwrap("1.3.132.0.35"),
+        _ => ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7"),
+    }
+}
+
+/// The SEC1 DER of a key pair given its big-endian scalar and uncompressed public point.
+/// Encoded here rather than by aws-lc, which would convert the public point to affine
+/// coordinates again (a field inversion per key).
+fn sec1_der(bits: u32, scalar: &[u8], point: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let failed = |_| Error::internal("unable to encode the private key");
+    let key = EcPrivateKey {
+        version: 1,
+        private_key: OctetStringRef::new(scalar).map_err(failed)?,
+        parameters: Some(curve_oid(bits)),
+        public_key: Some(BitStringRef::from_bytes(point).map_err(failed)?),
+    };
+    Ok(Zeroizing::new(key.to_der().map_err(failed)?))
 }
 
 /// A public key as rcgen puts it into a certificate.
@@ -221,7 +259,7 @@ impl PrivateKey {
     fn generate_now(spec: KeySpec) -> Result<Self> {
         let alg = spec.signature_alg(0);
         let public = |bytes: &[u8]| PublicKey { alg, bytes: bytes.to_vec() };
-        let (pkcs8, generated): (Vec<u8>, Generated) = match spec.kind {
+        let (pkcs8, generated) = match spec.kind {
             KeyType::Rsa => {
                 let size = match spec.bits {
                     3072 => KeySize::Rsa3072,
@@ -231,30 +269,34 @@ impl PrivateKey {
                 };
                 let key = RsaKeyPair::generate(size).map_err(keygen_failed)?;
                 let der: Pkcs8V1Der<'static> = key.as_der().map_err(keygen_failed)?;
-                let generated = Generated { public: public(key.public_key().as_ref()), sec1: None };
-                (der.as_ref().to_vec(), generated)
+                let public = public(key.public_key().as_ref());
+                (Some(der.as_ref().to_vec()), Generated { public, sec1: None, ec: None })
             }
             KeyType::Ec => {
                 let key = EcdsaKeyPair::generate(spec.ec_alg()?).map_err(keygen_failed)?;
-                let sec1 = key.private_key().as_der().map_err(keygen_failed)?;
-                let generated = Generated {
-                    public: public(key.public_key().as_ref()),
-                    sec1: Some(Zeroizing::new(sec1.as_ref().to_vec())),
-                };
-                (key.to_pkcs8v1().map_err(keygen_failed)?.as_ref().to_vec(), generated)
+                let scalar = key.private_key().as_be_bytes().map_err(keygen_failed)?;
+                let point = key.public_key().as_ref();
+                let sec1 = sec1_der(spec.bits, scalar.as_ref(), point)?;
+                let public = public(point);
+                (None, Generated { public, sec1: Some(sec1), ec: Some(key) })
             }
             KeyType::Ed25519 => {
                 let key = Ed25519KeyPair::generate().map_err(keygen_failed)?;
-                let generated = Generated { public: public(key.public_key().as_ref()), sec1: None };
-                (key.to_pkcs8v1().map_err(keygen_failed)?.as_ref().to_vec(), generated)
+                let public = public(key.public_key().as_ref());
+                let pkcs8 = key.to_pkcs8v1().map_err(keygen_failed)?.as_ref().to_vec();
+                (Some(pkcs8), Generated { public, sec1: None, ec: None })
             }
         };
-        Ok(PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8), generated: Some(Arc::new(generated)) })
+        let cell = OnceLock::new();
+        if let Some(pkcs8) = pkcs8 {
+            let _ = cell.set(Zeroizing::new(pkcs8));
+        }
+        Ok(PrivateKey { spec, pkcs8: cell, generated: Some(Arc::new(generated)) })
     }
 
     /// A key from stored PKCS#8 DER whose type is known.
     pub(crate) fn from_pkcs8(spec: KeySpec, pkcs8: Vec<u8>) -> Self {
-        PrivateKey { spec, pkcs8: Zeroizing::new(pkcs8), generated: None }
+        PrivateKey { spec, pkcs8: OnceLock::from(Zeroizing::new(pkcs8)), generated: None }
     }
 
     /// Parses a private key from DER in any of the usual encodings: PKCS#8, PKCS#1 (RSA) or
@@ -295,8 +337,15 @@ impl PrivateKey {
     }
 
     /// The PKCS#8 DER, for storage.
-    pub(crate) fn pkcs8(&self) -> &[u8] {
-        &self.pkcs8
+    pub(crate) fn pkcs8(&self) -> Result<&[u8]> {
+        if let Some(der) = self.pkcs8.get() {
+            return Ok(der);
+        }
+        let pair = self.generated.as_ref().and_then(|g| g.ec.as_ref());
+        let pair = pair.ok_or_else(|| Error::internal("unable to encode the private key"))?;
+        let der =
+            pair.to_pkcs8v1().map_err(|_| Error::internal("unable to encode the private key"))?;
+        Ok(self.pkcs8.get_or_init(|| Zeroizing::new(der.as_ref().to_vec())))
     }
 
     /// The key in `format` as DER, with the PEM label it goes under.
@@ -304,10 +353,10 @@ impl PrivateKey {
         let failed = || Error::internal("unable to encode the private key");
         match (format, self.spec.kind) {
             (KeyFormat::Pkcs8, _) | (_, KeyType::Ed25519) => {
-                Ok(("PRIVATE KEY", self.pkcs8.clone()))
+                Ok(("PRIVATE KEY", Zeroizing::new(self.pkcs8()?.to_vec())))
             }
             (KeyFormat::Traditional, KeyType::Rsa) => {
-                let info = PrivateKeyInfo::from_der(&self.pkcs8).map_err(|_| failed())?;
+                let info = PrivateKeyInfo::from_der(self.pkcs8()?).map_err(|_| failed())?;
                 let inner = Zeroizing::new(info.private_key.as_bytes().to_vec());
                 Ok(("RSA PRIVATE KEY", inner))
             }
@@ -315,7 +364,7 @@ impl PrivateKey {
                 if let Some(sec1) = self.generated.as_ref().and_then(|g| g.sec1.as_ref()) {
                     return Ok(("EC PRIVATE KEY", sec1.clone()));
                 }
-                let key = EcdsaKeyPair::from_pkcs8(self.spec.ec_alg()?, &self.pkcs8)
+                let key = EcdsaKeyPair::from_pkcs8(self.spec.ec_alg()?, self.pkcs8()?)
                     .map_err(|_| failed())?;
                 let der = key.private_key().as_der().map_err(|_| failed())?;
                 Ok(("EC PRIVATE KEY", Zeroizing::new(der.as_ref().to_vec())))
@@ -331,7 +380,7 @@ impl PrivateKey {
 
     /// An rcgen signer using the digest `signature_bits` asks for (0 = auto).
     pub(crate) fn signer(&self, signature_bits: i64) -> Result<KeyPair> {
-        let der = PrivatePkcs8KeyDer::from(self.pkcs8.as_slice());
+        let der = PrivatePkcs8KeyDer::from(self.pkcs8()?);
         KeyPair::from_pkcs8_der_and_sign_algo(&der, self.spec.signature_alg(signature_bits))
             .map_err(|e| Error::internal(format!("unable to load the private key: {e}")))
     }
@@ -390,7 +439,7 @@ mod tests {
             let generated = key.public_key().ok().map(|p| (p.der_bytes().to_vec(), p.algorithm()));
             assert_eq!(generated, reimported, "{t} {b} public key");
             let traditional = key.to_der(KeyFormat::Traditional).ok().map(|(l, d)| (l, d.to_vec()));
-            let stored = PrivateKey::from_pkcs8(spec, key.pkcs8().to_vec());
+            let stored = PrivateKey::from_pkcs8(spec, key.pkcs8().unwrap_or_default().to_vec());
             let reparsed = stored.to_der(KeyFormat::Traditional).ok().map(|(l, d)| (l, d.to_vec()));
             assert_eq!(traditional, reparsed, "{t} {b} traditional encoding");
         }

@@ -173,11 +173,7 @@ pub const SERIAL_DECIMAL: &str = "3044640750520040625590368191997349285198400148
 /// A dev core (root token `root`) with the cert method at `auth/cert/`.
 pub async fn core() -> Arc<Core> {
     let registry = Registry::new().auth("cert", coffer_cert_auth::factory);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("cert/", "cert", "", "auth_"), true).await.unwrap();
     core

@@ -14,11 +14,7 @@ pub use support::*;
 /// A dev core (root token `root`) with the JWT method mounted at `auth/jwt/`.
 pub async fn core() -> Arc<Core> {
     let registry = Registry::new().auth("jwt", coffer_jwt::factory);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("jwt/", "jwt", "", "auth_"), true).await.unwrap();
     core

@@ -16,11 +16,7 @@ pub use support::*;
 /// A dev core (root token `root`) with the Kubernetes method at `auth/kubernetes/`.
 pub async fn core() -> Arc<Core> {
     let registry = Registry::new().auth("kubernetes", coffer_kubernetes::factory);
-    let core = Core::new(
-        Arc::new(MemoryStorage::new()),
-        registry,
-        CoreConfig { storage_type: "inmem".into() },
-    );
+    let core = Core::new(Arc::new(MemoryStorage::new()), registry, CoreConfig::new("inmem"));
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("kubernetes/", "kubernetes", "", "auth_"), true)
         .await

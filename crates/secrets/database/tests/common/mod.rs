@@ -34,7 +34,7 @@ pub async fn core() -> Arc<Core> {
     let core = Core::new(
         Arc::new(MemoryStorage::new()),
         Registry::new().secrets("database", coffer_database::factory),
-        CoreConfig { storage_type: "inmem".into() },
+        CoreConfig::new("inmem"),
     );
     core.init_dev(Some("root"), &[]).await.unwrap();
     core.enable_mount(MountEntry::new("database/", "database", "", ""), false).await.unwrap();
