@@ -74,13 +74,6 @@ pub struct Load {
     /// Stop a run after this many requests even if time remains.
     #[arg(long)]
     pub max_requests: Option<u64>,
-    /// Let the load generator sleep while it waits for answers. By default, during a closed
-    /// loop run it polls its connections without sleeping, so that each answer does not also
-    /// cost the server's CPU the kernel's wake-up of the load generator's thread: on loopback
-    /// the sender pays for it, while on a real network the client's own NIC would. Workloads
-    /// whose database runs on the load generator's CPU never busy-poll.
-    #[arg(long)]
-    pub no_busy_poll: bool,
     /// Open loop: requests allowed in flight at once; beyond that a request is counted as an
     /// `overload` error rather than queued.
     #[arg(long, default_value_t = 10_000)]

@@ -44,8 +44,6 @@ pub struct Settings {
     pub max_requests: Option<u64>,
     /// `--database`.
     pub database: Option<String>,
-    /// Whether closed-loop runs busy-poll (not `--no-busy-poll`).
-    pub busy_poll: bool,
 }
 
 impl Settings {
@@ -75,7 +73,6 @@ impl Settings {
             warmup: load.warmup.unwrap_or(warmup),
             max_requests: load.max_requests,
             database: load.database.clone(),
-            busy_poll: !load.no_busy_poll,
         }
     }
 
@@ -91,12 +88,6 @@ impl Settings {
             _ => "closed loop".into(),
         };
         report.meta.insert("load".into(), mode);
-        if self.busy_poll && matches!(self.modes.first(), Some(Mode::Closed(_))) {
-            report.meta.insert(
-                "load generator".into(),
-                "busy-polls its connections (not for database workloads)".into(),
-            );
-        }
         report.meta.insert(
             "each run".into(),
             format!(
@@ -197,12 +188,7 @@ pub async fn measure(
     // A pool made during setup (lease-revoke) is not spent on warming up.
     if !settings.warmup.is_zero() && prepared.limit.is_none() {
         let bar = progress.run_bar(&format!("{label} (warm-up)"), settings.warmup);
-        let plan = Plan {
-            mode,
-            duration: settings.warmup,
-            max_requests: settings.max_requests,
-            busy_poll: settings.busy_poll && prepared.busy_poll,
-        };
+        let plan = Plan { mode, duration: settings.warmup, max_requests: settings.max_requests };
         runner::run(prepared.clone(), plan, &bar).await;
         bar.finish_and_clear();
     }
@@ -211,7 +197,6 @@ pub async fn measure(
         mode,
         duration: settings.duration,
         max_requests: pool_share(&prepared, mode, settings),
-        busy_poll: settings.busy_poll && prepared.busy_poll,
     };
     let measured = runner::run(prepared.clone(), plan, &bar).await;
     bar.finish_and_clear();
@@ -309,7 +294,6 @@ async fn smoke(args: SmokeArgs) -> Result<()> {
         warmup: Duration::ZERO,
         max_requests: None,
         database: args.database,
-        busy_poll: false,
     };
     let mut report = Report::default();
     report.meta.insert("smoke".into(), "every workload for a moment; no speed is asserted".into());

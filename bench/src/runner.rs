@@ -37,8 +37,6 @@ pub struct Plan {
     pub duration: Duration,
     /// At most this many requests.
     pub max_requests: Option<u64>,
-    /// Closed loop: poll the connections without sleeping while waiting for answers.
-    pub busy_poll: bool,
 }
 
 /// What one run measured.
@@ -97,29 +95,13 @@ pub async fn run(w: Arc<Prepared>, plan: Plan, bar: &ProgressBar) -> Measured {
         })
     };
     let measured = match plan.mode {
-        Mode::Closed(concurrency) => {
-            let poller = plan.busy_poll.then(|| tokio::spawn(busy_poll()));
-            let measured = closed(w, concurrency, plan.duration, limit, counter).await;
-            if let Some(poller) = poller {
-                poller.abort();
-            }
-            measured
-        }
+        Mode::Closed(concurrency) => closed(w, concurrency, plan.duration, limit, counter).await,
         Mode::Open { rate, max_in_flight } => {
             open(w, rate, max_in_flight, plan.duration, limit, counter).await
         }
     };
     ticker.abort();
     measured
-}
-
-/// Keeps the runtime from sleeping: a task that is always ready makes the scheduler check
-/// its sockets without blocking between tasks, so an answer finds the load generator's
-/// thread awake and the server's `write` does not also pay for waking it.
-async fn busy_poll() {
-    loop {
-        tokio::task::yield_now().await;
-    }
 }
 
 async fn closed(

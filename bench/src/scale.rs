@@ -507,8 +507,6 @@ pub async fn run(args: LeasesArgs) -> Result<()> {
         warmup: Duration::ZERO,
         max_requests: None,
         database: None,
-        // The database used by the leases runs on the load generator's CPU.
-        busy_poll: false,
     };
     settings.describe(&mut report);
     let renew_ids: Arc<Vec<String>> = Arc::new(ids[..half].to_vec());

@@ -83,7 +83,7 @@ pub async fn creds(env: &Env<'_>) -> Result<Prepared> {
     let (api, scope) = scoped(env.root, "bench-db-creds", policy).await?;
     lease(&api).await?;
     let call = Call::new(Method::GET, "bench-db/creds/bench");
-    Ok(beside_database(Prepared::new(api, scope, move |_| call.clone())))
+    Ok(Prepared::new(api, scope, move |_| call.clone()))
 }
 
 /// Leases renewed in turn by `lease-renew`: many services, each renewing its own lease.
@@ -107,7 +107,7 @@ path "sys/leases/renew" { capabilities = ["update"] }
         )
     };
     api.call(&renewal(0)).await?.ok("renewing a lease")?;
-    Ok(beside_database(Prepared::new(api, scope, renewal)))
+    Ok(Prepared::new(api, scope, renewal))
 }
 
 /// `lease-revoke`: a pool of leases made now, one revoked per request; the runs share it.
@@ -126,14 +126,7 @@ path "sys/leases/revoke" { capabilities = ["update"] }
         Call::json(Method::PUT, "sys/leases/revoke", &json!({ "lease_id": lease_id }))
     });
     prepared.limit = Some(limit);
-    Ok(beside_database(prepared))
-}
-
-/// A database workload: the database may run on the load generator's CPU, so the load
-/// generator must not busy-poll.
-fn beside_database(mut prepared: Prepared) -> Prepared {
-    prepared.busy_poll = false;
-    prepared
+    Ok(prepared)
 }
 
 /// `size` leases, made 8 at a time.

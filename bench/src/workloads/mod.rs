@@ -79,9 +79,6 @@ pub struct Prepared {
     /// measured (warm-up included): with two servers on one CPU, one server's background load
     /// must not run while the other is measured.
     pub background: Option<Box<dyn Fn() -> Background + Send + Sync>>,
-    /// Whether closed-loop runs may busy-poll: not when a server the workload needs (the
-    /// database) shares the load generator's CPU.
-    pub busy_poll: bool,
 }
 
 /// A task generating background load; stopped when dropped.
@@ -109,7 +106,6 @@ impl Prepared {
             limit: None,
             cursor: AtomicU64::new(0),
             background: None,
-            busy_poll: true,
         }
     }
 }
