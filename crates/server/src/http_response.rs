@@ -2,9 +2,10 @@
 //! shapes, raw bodies, and the error body. This is the only place that renders errors.
 
 use bytes::Bytes;
-use coffer_types::{Error, Response, ResponseShape};
+use coffer_types::{Auth, Error, Response, ResponseShape, WrapInfo};
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::Full;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// The HTTP response type of the API.
@@ -26,9 +27,27 @@ fn base(status: u16, content_type: &str, body: Bytes) -> HttpResponse {
     response
 }
 
-fn json_response(status: u16, value: &Value) -> HttpResponse {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+fn json_response(status: u16, value: &impl Serialize) -> HttpResponse {
+    let mut body = Vec::with_capacity(512);
+    if serde_json::to_writer(&mut body, value).is_err() {
+        body = b"{}".to_vec();
+    }
     base(status, "application/json", Bytes::from(body))
+}
+
+/// Vault's response envelope, in its key order; serialized straight from the response
+/// without building an intermediate JSON map.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    request_id: &'a str,
+    lease_id: &'a str,
+    renewable: bool,
+    lease_duration: i64,
+    data: Option<&'a Map<String, Value>>,
+    wrap_info: Option<&'a WrapInfo>,
+    /// `null` when there are none.
+    warnings: Option<&'a [String]>,
+    auth: Option<&'a Auth>,
 }
 
 /// Renders an error as `{"errors":[...]}` with its status.
@@ -49,31 +68,27 @@ pub fn render(response: Response, request_id: &str) -> HttpResponse {
         return base(204, "application/json", Bytes::new());
     }
     let status = response.status.unwrap_or(200);
-    let mut body = Map::new();
-    if response.shape == ResponseShape::Injected {
-        if let Some(data) = &response.data {
-            body.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-    }
     let lease = response.lease.unwrap_or_default();
-    let wrap_info =
-        response.wrap_info.as_ref().map(|w| serde_json::to_value(w).unwrap_or(Value::Null));
-    let request_id = if wrap_info.is_some() { "" } else { request_id };
-    body.insert("request_id".into(), json!(request_id));
-    body.insert("lease_id".into(), json!(lease.lease_id));
-    body.insert("renewable".into(), json!(lease.renewable));
-    body.insert("lease_duration".into(), json!(lease.lease_duration));
-    body.insert("data".into(), response.data.map(Value::Object).unwrap_or(Value::Null));
-    body.insert("wrap_info".into(), wrap_info.unwrap_or(Value::Null));
-    let warnings =
-        if response.warnings.is_empty() { Value::Null } else { json!(response.warnings) };
-    body.insert("warnings".into(), warnings);
-    let auth = response
-        .auth
-        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
-        .unwrap_or(Value::Null);
-    body.insert("auth".into(), auth);
-    json_response(status, &Value::Object(body))
+    let envelope = Envelope {
+        // A wrapped response's id is the unwrapping request's.
+        request_id: if response.wrap_info.is_some() { "" } else { request_id },
+        lease_id: &lease.lease_id,
+        renewable: lease.renewable,
+        lease_duration: lease.lease_duration,
+        data: response.data.as_ref(),
+        wrap_info: response.wrap_info.as_ref(),
+        warnings: (!response.warnings.is_empty()).then_some(response.warnings.as_slice()),
+        auth: response.auth.as_ref(),
+    };
+    if response.shape != ResponseShape::Injected {
+        return json_response(status, &envelope);
+    }
+    // The data's own keys first, then the envelope's (which win over any of the same name).
+    let mut body = response.data.clone().unwrap_or_default();
+    if let Value::Object(keys) = serde_json::to_value(&envelope).unwrap_or(Value::Null) {
+        body.extend(keys);
+    }
+    json_response(status, &body)
 }
 
 #[cfg(test)]
