@@ -183,16 +183,16 @@ impl Barrier {
         self.state.load().as_ref().and_then(|s| s.cache.as_ref()).map_or(0, |c| c.cached_bytes())
     }
 
-    /// After a write of `keys` (whether it succeeded or not: a failed write may still have
-    /// reached the store), forgets them in the cache of `state` and, should the barrier have
-    /// been sealed and unsealed meanwhile, in the current one.
-    fn invalidate<'a>(&self, state: &Unsealed, keys: impl IntoIterator<Item = &'a str> + Clone) {
+    /// After a write (whether it succeeded or not: a failed write may still have reached the
+    /// store), applies `forget` to the cache of `state`, the state the write started in, and,
+    /// should the barrier have been sealed and unsealed meanwhile, to the current one.
+    fn after_write(&self, state: &Unsealed, forget: impl Fn(&ReadCache)) {
         if let Some(cache) = &state.cache {
-            cache.invalidate(keys.clone());
+            forget(cache);
         }
         if let Some(current) = self.state.load().as_ref() {
             if let Some(cache) = current.cache.as_ref().filter(|c| !cache_is(&state.cache, c)) {
-                cache.invalidate(keys);
+                forget(cache);
             }
         }
     }
@@ -272,7 +272,7 @@ impl Storage for Barrier {
         check_not_reserved(key)?;
         let sealed = self.encrypt(&state, key, value)?;
         let outcome = self.physical.put(key, &sealed).await;
-        self.invalidate(&state, [key]);
+        self.after_write(&state, |cache| cache.invalidate([key]));
         outcome
     }
 
@@ -280,18 +280,22 @@ impl Storage for Barrier {
         let state = self.unsealed()?;
         check_not_reserved(key)?;
         let outcome = self.physical.delete(key).await;
-        self.invalidate(&state, [key]);
+        self.after_write(&state, |cache| cache.invalidate([key]));
         outcome
     }
 
     async fn batch(&self, ops: Vec<WriteOp>) -> Result<(), StorageError> {
         let state = self.unsealed()?;
-        let keys: Vec<String> = ops
-            .iter()
-            .map(|op| match op {
-                WriteOp::Put { key, .. } | WriteOp::Delete { key } => key.clone(),
-            })
-            .collect();
+        // The keys to invalidate afterwards; none to keep when the barrier has no cache.
+        let keys: Vec<String> = if self.read_cache_bytes == 0 {
+            Vec::new()
+        } else {
+            ops.iter()
+                .map(|op| match op {
+                    WriteOp::Put { key, .. } | WriteOp::Delete { key } => key.clone(),
+                })
+                .collect()
+        };
         let mut sealed = Vec::with_capacity(ops.len());
         for op in ops {
             sealed.push(match op {
@@ -308,7 +312,7 @@ impl Storage for Barrier {
             });
         }
         let outcome = self.physical.batch(sealed).await;
-        self.invalidate(&state, keys.iter().map(String::as_str));
+        self.after_write(&state, |cache| cache.invalidate(keys.iter().map(String::as_str)));
         outcome
     }
 
@@ -329,11 +333,7 @@ impl Storage for Barrier {
             return Err(BarrierError::Reserved(KEYRING_PATH.to_string()).into());
         }
         let outcome = self.physical.delete_prefix(prefix).await;
-        for unsealed in [Some(state), self.state.load_full()].into_iter().flatten() {
-            if let Some(cache) = &unsealed.cache {
-                cache.invalidate_prefix(prefix);
-            }
-        }
+        self.after_write(&state, |cache| cache.invalidate_prefix(prefix));
         outcome
     }
 }

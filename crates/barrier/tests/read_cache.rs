@@ -69,6 +69,15 @@ async fn a_caching_barrier_passes_the_storage_conformance_suite() {
     coffer_storage::conformance::run_all(Arc::new(tiny)).await;
 }
 
+/// The server's setup: the cache over the embedded SQLite store, with concurrent callers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_caching_barrier_over_sqlite_passes_the_storage_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = coffer_storage::SqliteStorage::open(dir.path().join("coffer.db")).unwrap();
+    let barrier = unsealed(Arc::new(sqlite), 1 << 20).await;
+    coffer_storage::conformance::run_all(Arc::new(barrier)).await;
+}
+
 #[tokio::test]
 async fn hits_skip_the_store_and_writes_invalidate() {
     let physical = Arc::new(Probe::default());

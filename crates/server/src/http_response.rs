@@ -106,4 +106,31 @@ mod tests {
         let err = render_error(&Error::NotFound);
         assert_eq!(err.status(), 404);
     }
+
+    fn body(r: HttpResponse) -> String {
+        use http_body_util::BodyExt;
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let bytes = rt.block_on(r.into_body().collect()).unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_envelope_keeps_vaults_key_order() {
+        let mut r = Response::json(json!({"b": 1, "a": 2}));
+        r.warnings = vec!["careful".into()];
+        assert_eq!(
+            body(render(r, "rid")),
+            r#"{"request_id":"rid","lease_id":"","renewable":false,"lease_duration":0,"data":{"b":1,"a":2},"wrap_info":null,"warnings":["careful"],"auth":null}"#
+        );
+    }
+
+    #[test]
+    fn an_injected_answer_puts_its_keys_first_and_the_envelope_wins() {
+        let mut r = Response::json(json!({"keys": ["k"], "request_id": "theirs"}));
+        r.shape = ResponseShape::Injected;
+        assert_eq!(
+            body(render(r, "rid")),
+            r#"{"keys":["k"],"request_id":"rid","lease_id":"","renewable":false,"lease_duration":0,"data":{"keys":["k"],"request_id":"theirs"},"wrap_info":null,"warnings":null,"auth":null}"#
+        );
+    }
 }
