@@ -171,7 +171,10 @@ async fn config_ca_imports_a_bundle_with_its_key() {
     let imported = target.write("config/ca", json!({"pem_bundle": bundle})).await;
     assert_eq!(imported["imported_issuers"].as_array().unwrap().len(), 1);
     assert_eq!(imported["imported_keys"].as_array().unwrap().len(), 1);
-    target.write("roles/r", json!({"allow_any_name": true, "key_type": "ec"})).await;
+    // A TTL shorter than the root's: with the mount's default (the root's own lifetime) the
+    // leaf would outlive the root by a second whenever a second boundary falls between the
+    // two requests, which is refused, as Vault refuses it.
+    target.write("roles/r", json!({"allow_any_name": true, "key_type": "ec", "ttl": "1h"})).await;
     let leaf = target.write("issue/r", json!({"common_name": "x.test"})).await;
     let scratch = Scratch::new();
     let out = verify(&scratch, pem(&leaf["certificate"]), pem(&root["certificate"]), &[], None);
