@@ -229,7 +229,8 @@ pub(crate) async fn rebuild(
             model::get(storage, &crl_key(&issuer.entry.id)).await?.unwrap_or_default();
         let mine: Vec<RevokedEntry> =
             revocations.iter().filter(|r| r.issuer_id == issuer.entry.id).cloned().collect();
-        if !delta_only || crl.full.is_empty() {
+        let rebuild_full = !delta_only || crl.full.is_empty();
+        if rebuild_full {
             crl.next_number += 1;
             let der = build(&issuer, &mine, crl.next_number, None, now, config.expiry)?;
             crl.full = STANDARD.encode(der);
@@ -252,8 +253,14 @@ pub(crate) async fn rebuild(
             )?;
             crl.delta = STANDARD.encode(der);
             crl.delta_next_update = now.saturating_add(config.delta_rebuild_interval.max(60));
-        } else {
-            crl.delta.clear();
+        } else if rebuild_full {
+            // As the reference: with delta CRLs off, each full CRL still has an empty delta
+            // beside it (numbered next, based on it, valid as long), so `crl/delta` answers.
+            crl.next_number += 1;
+            let der =
+                build(&issuer, &[], crl.next_number, Some(crl.full_number), now, config.expiry)?;
+            crl.delta = STANDARD.encode(der);
+            crl.delta_next_update = crl.full_next_update;
         }
         model::put(storage, &crl_key(&issuer.entry.id), &crl).await?;
     }
@@ -281,7 +288,7 @@ pub(crate) async fn after_revocation(
 }
 
 /// The issuer's current CRL (full or delta) as DER, built first when missing or stale;
-/// `None` when the issuer cannot sign CRLs or delta CRLs are off.
+/// `None` when the issuer cannot sign CRLs.
 pub(crate) async fn current(
     state: &PkiState,
     storage: &SharedStorage,
@@ -292,9 +299,6 @@ pub(crate) async fn current(
         return Ok(None);
     }
     let config: CrlConfig = model::get_config(storage, "crl").await?;
-    if delta && !config.enable_delta {
-        return Ok(None);
-    }
     let now = unix_now();
     let key = crl_key(&issuer.id);
     let crl: CrlState = model::get(storage, &key).await?.unwrap_or_default();

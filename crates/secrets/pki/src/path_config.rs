@@ -174,9 +174,9 @@ async fn rotate(state: Arc<PkiState>, req: Req, delta: bool) -> Result<Option<Re
     if delta {
         let config: CrlConfig = model::get_config(req.storage(), "crl").await?;
         if !config.enable_delta {
-            return Ok(Some(
-                Response::json(json!({"success": true})).with_warning("delta CRLs are not enabled"),
-            ));
+            return Ok(Some(Response::json(json!({"success": true})).with_warning(
+                "requested rebuild of delta CRL when delta CRL is not enabled; this is a no-op",
+            )));
         }
     }
     crl::rebuild(&state, req.storage(), None, delta).await?;

@@ -102,6 +102,41 @@ async fn delta_crls_carry_new_revocations_until_the_next_full_crl() {
 }
 
 #[tokio::test]
+async fn with_delta_crls_off_an_empty_delta_crl_follows_each_full_crl() {
+    let (engine, root) = setup().await;
+    let leaf = engine.write("issue/r", json!({"common_name": "a.test"})).await;
+    engine.write("revoke", json!({"serial_number": leaf["serial_number"]})).await;
+    let scratch = Scratch::new();
+    let number = |dump: &str, label: &str| {
+        let after = dump.split(label).nth(1).unwrap_or_default();
+        after.split_whitespace().next().unwrap_or_default().to_string()
+    };
+    let (_, full) = engine.read_raw("crl").await;
+    let full = crl_text(&scratch, &full, &root);
+    let hex = leaf["serial_number"].as_str().unwrap().replace(':', "").to_uppercase();
+    assert!(full.contains(&hex), "{full}");
+    for path in ["crl/delta", "issuer/default/crl/delta/der"] {
+        let (content_type, delta) = engine.read_raw(path).await;
+        assert_eq!(content_type, "application/pkix-crl");
+        let delta = crl_text(&scratch, &delta, &root);
+        assert!(delta.contains("Delta CRL Indicator: critical"), "{delta}");
+        assert!(!delta.contains(&hex), "the full CRL already lists it: {delta}");
+        let base = number(&delta, "Delta CRL Indicator: critical");
+        assert_eq!(base, number(&full, "CRL Number:"), "{delta}");
+    }
+    let (content_type, pem) = engine.read_raw("crl/delta/pem").await;
+    assert_eq!(content_type, "application/x-pem-file");
+    assert!(String::from_utf8_lossy(&pem).starts_with("-----BEGIN X509 CRL-----"));
+    let json = engine.read_data("cert/delta-crl").await;
+    assert!(json["certificate"].as_str().unwrap().starts_with("-----BEGIN X509 CRL-----"));
+    let rotated = engine.read("crl/rotate-delta").await.unwrap();
+    assert_eq!(
+        rotated.warnings,
+        ["requested rebuild of delta CRL when delta CRL is not enabled; this is a no-op"]
+    );
+}
+
+#[tokio::test]
 async fn ocsp_answers_unknown_for_foreign_issuers_and_unauthorized_when_disabled() {
     let (engine, root) = setup().await;
     let other = Engine::new();
