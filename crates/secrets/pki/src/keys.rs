@@ -398,6 +398,13 @@ impl PrivateKey {
     pub(crate) fn spki(&self) -> Result<Vec<u8>> {
         Ok(self.signer(0)?.subject_public_key_info())
     }
+
+    /// The subject key identifier the certificates made here carry for this key: the first
+    /// 20 bytes of the SHA-256 of its `SubjectPublicKeyInfo` (rcgen's default method).
+    pub(crate) fn subject_key_id(&self) -> Result<Vec<u8>> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &self.spki()?);
+        Ok(digest.as_ref()[..20].to_vec())
+    }
 }
 
 /// The type and size of a public key in a certificate or CSR.

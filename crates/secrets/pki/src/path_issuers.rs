@@ -273,15 +273,16 @@ fn key_json(entry: &KeyEntry) -> Value {
         "key_id": entry.id,
         "key_name": entry.name,
         "key_type": entry.spec.kind.as_str(),
-        "key_bits": entry.spec.bits,
     })
 }
 
 async fn list_keys(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     let mut keys = Vec::new();
     let mut info = Map::new();
+    let config: KeysConfig = model::get_config(req.storage(), "keys").await?;
     for entry in issuers::list_keys(req.storage()).await? {
-        info.insert(entry.id.clone(), json!({ "key_name": entry.name }));
+        let is_default = entry.id == config.default;
+        info.insert(entry.id.clone(), json!({ "is_default": is_default, "key_name": entry.name }));
         keys.push(entry.id);
     }
     Ok(Some(Response::json(json!({ "keys": keys, "key_info": info }))))
@@ -289,7 +290,13 @@ async fn list_keys(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
 
 async fn read_key(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     let entry = issuers::load_key(req.storage(), req.capture("ref")).await?;
-    Ok(Some(Response::json(key_json(&entry))))
+    let mut data = key_json(&entry);
+    let key_id = entry.private_key()?.subject_key_id()?;
+    let colon_hex: Vec<String> = key_id.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(map) = data.as_object_mut() {
+        map.insert("subject_key_id".into(), json!(colon_hex.join(":")));
+    }
+    Ok(Some(Response::json(data)))
 }
 
 async fn update_key(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {

@@ -187,6 +187,27 @@ async fn config_ca_imports_a_bundle_with_its_key() {
 }
 
 #[tokio::test]
+async fn keys_read_back_as_the_reference_shows_them() {
+    let engine = Engine::new();
+    let root = engine
+        .write("root/generate/internal", json!({"common_name": "Root", "key_type": "ec"}))
+        .await;
+    let made = engine.write("keys/generate/internal", json!({"key_type": "ec"})).await;
+    let keys: Vec<String> = made.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["key_id", "key_name", "key_type"]);
+    let key = engine.read_data(&format!("key/{}", root["key_id"].as_str().unwrap())).await;
+    let scratch = Scratch::new();
+    let dump = common::cert_text(&scratch, root["certificate"].as_str().unwrap());
+    let skid = dump.split("Subject Key Identifier:").nth(1).unwrap().split_whitespace().next();
+    assert_eq!(key["subject_key_id"].as_str().map(str::to_uppercase).as_deref(), skid);
+    let listed =
+        engine.call(coffer_types::Operation::List, "keys/", json!({})).await.unwrap().unwrap();
+    let info = &listed.data.unwrap()["key_info"];
+    assert_eq!(info[root["key_id"].as_str().unwrap()]["is_default"], true);
+    assert_eq!(info[made["key_id"].as_str().unwrap()]["is_default"], false);
+}
+
+#[tokio::test]
 async fn several_issuers_per_mount_with_a_default() {
     let engine = Engine::new();
     let first = engine
