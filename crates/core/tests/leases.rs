@@ -104,7 +104,7 @@ async fn lease_life_cycle() {
     .unwrap();
     let data = found.data.unwrap();
     assert_eq!(data["id"], lease.lease_id.as_str());
-    assert_eq!(data["path"], "db/creds/");
+    assert_eq!(data["path"], "db/creds");
     let keys = call(&core, "root", Operation::List, "sys/leases/lookup/db/creds/", json!({}))
         .await
         .unwrap();

@@ -54,7 +54,8 @@ async fn lookup(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
         .await?
         .ok_or_else(|| Error::invalid("invalid lease"))?;
     let mut data = entry.lookup_json(unix_now());
-    let path = entry.lease_id.rsplit_once('/').map(|(p, _)| format!("{p}/")).unwrap_or_default();
+    // The request path that made the lease, as the reference prints it (no trailing slash).
+    let path = entry.lease_id.rsplit_once('/').map(|(p, _)| p).unwrap_or_default();
     data["path"] = json!(path);
     Ok(Some(Response::json(data)))
 }

@@ -87,7 +87,6 @@ async fn read(_s: Arc<DbState>, req: Req) -> Result<Option<Response>> {
         "plugin_name": config.plugin_name,
         "plugin_version": config.plugin_version,
         "root_credentials_rotate_statements": config.root_rotation_statements,
-        "verify_connection": config.verify_connection,
     }))))
 }
 

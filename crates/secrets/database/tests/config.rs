@@ -44,6 +44,8 @@ async fn connection_config_round_trip() {
     assert_eq!(data["connection_details"]["connection_url"], templated(&url));
     assert_eq!(data["connection_details"]["username"], admin_user(&url));
     assert!(data["connection_details"].get("password").is_none());
+    // The reference does not echo verify_connection.
+    assert!(data.get("verify_connection").is_none());
 
     // A partial update keeps the other fields.
     root(&core, Operation::Update, "database/config/pg", json!({"allowed_roles": ["*"]}))
