@@ -28,13 +28,16 @@ pub struct LegacyNames(Vec<String>);
 
 impl LegacyNames {
     /// Before [`TokenFields::update`]: copies each legacy name of `accepted` that `req`
-    /// carries onto its current name (unless that is given too) and remembers it.
+    /// carries onto its current name and remembers it. When the current name is given, it
+    /// wins and the legacy name is forgotten, as the reference does.
     pub fn upgrade(&mut self, req: &mut Req, accepted: &[&str]) {
         for (legacy, current) in NAMES.iter().filter(|(l, _)| accepted.contains(l)) {
-            let Some(value) = req.inner.data.get(*legacy).cloned() else { continue };
-            if !req.has(current) {
-                req.inner.data.insert((*current).to_string(), value);
+            if req.has(current) {
+                self.0.retain(|l| l != legacy);
+                continue;
             }
+            let Some(value) = req.inner.data.get(*legacy).cloned() else { continue };
+            req.inner.data.insert((*current).to_string(), value);
             if !self.0.iter().any(|l| l == legacy) {
                 self.0.push((*legacy).to_string());
             }

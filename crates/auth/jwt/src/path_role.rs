@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use coffer_framework::token_fields::{self, TokenFields, sorted};
-use coffer_framework::{Field, Path, Req, Router, read_json};
+use coffer_framework::{Field, LegacyNames, Path, Req, Router, read_json};
 use coffer_types::{Error, Map, Response, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -15,13 +15,8 @@ use crate::claims;
 use crate::state::JwtState;
 use crate::validate::Leeways;
 
-/// Legacy names of token settings: (legacy, current).
-const LEGACY_TOKEN_FIELDS: &[(&str, &str)] = &[
-    ("ttl", "token_ttl"),
-    ("max_ttl", "token_max_ttl"),
-    ("num_uses", "token_num_uses"),
-    ("bound_cidrs", "token_bound_cidrs"),
-];
+/// The legacy names of token settings a role accepts and, once used, echoes on reads.
+const LEGACY: &[&str] = &["policies", "ttl", "max_ttl", "period", "num_uses", "bound_cidrs"];
 
 /// A stored role.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -48,6 +43,18 @@ pub(crate) struct Role {
     pub(crate) oauth2_metadata: Vec<String>,
     pub(crate) token_policies_template_claims: bool,
     pub(crate) token: TokenFields,
+    /// Legacy names used to set token settings, echoed on reads.
+    pub(crate) legacy: LegacyNames,
+}
+
+/// A list as the reference reads it back: `null` when empty.
+fn list_or_null(list: &[String]) -> Value {
+    if list.is_empty() { Value::Null } else { json!(list) }
+}
+
+/// A map as the reference reads it back: `null` when empty.
+fn map_or_null(map: &Map) -> Value {
+    if map.is_empty() { Value::Null } else { Value::Object(map.clone()) }
 }
 
 impl Role {
@@ -63,21 +70,21 @@ impl Role {
     fn to_json(&self) -> Value {
         let mut out = Map::new();
         let entries = [
-            ("allowed_redirect_uris", json!(self.allowed_redirect_uris)),
+            ("allowed_redirect_uris", list_or_null(&self.allowed_redirect_uris)),
             ("bound_audiences", json!(self.bound_audiences)),
-            ("bound_claims", json!(self.bound_claims)),
+            ("bound_claims", map_or_null(&self.bound_claims)),
             ("bound_claims_type", json!(self.bound_claims_type)),
             ("bound_subject", json!(self.bound_subject)),
             ("callback_mode", json!(self.callback_mode)),
-            ("claim_mappings", json!(self.claim_mappings)),
+            ("claim_mappings", map_or_null(&self.claim_mappings)),
             ("clock_skew_leeway", json!(self.clock_skew_leeway)),
             ("expiration_leeway", json!(self.expiration_leeway)),
             ("groups_claim", json!(self.groups_claim)),
             ("max_age", json!(self.max_age)),
             ("not_before_leeway", json!(self.not_before_leeway)),
-            ("oauth2_metadata", json!(self.oauth2_metadata)),
+            ("oauth2_metadata", list_or_null(&self.oauth2_metadata)),
             ("oidc_disable_confirmation", json!(self.oidc_disable_confirmation)),
-            ("oidc_scopes", json!(self.oidc_scopes)),
+            ("oidc_scopes", list_or_null(&self.oidc_scopes)),
             ("role_type", json!(self.role_type)),
             ("token_policies_template_claims", json!(self.token_policies_template_claims)),
             ("user_claim", json!(self.user_claim)),
@@ -88,6 +95,7 @@ impl Role {
             out.insert(key.to_string(), value);
         }
         self.token.write_json(&mut out);
+        self.legacy.echo(&self.token, &mut out);
         Value::Object(sorted(out))
     }
 }
@@ -124,7 +132,7 @@ pub(crate) fn routes(router: Router<JwtState>) -> Router<JwtState> {
         .field(Field::list("oauth2_metadata"))
         .field(Field::int("poll_interval"))
         .field(Field::bool("token_policies_template_claims"));
-    for (legacy, _) in LEGACY_TOKEN_FIELDS {
+    for legacy in ["ttl", "max_ttl", "num_uses", "bound_cidrs"] {
         role = role.field(Field::any(legacy).describe("Deprecated: use the token_ field."));
     }
     let role = role.read(read_role).write(write_role).delete(delete_role).existence(
@@ -194,14 +202,9 @@ fn apply(role: &mut Role, req: &mut Req, creating: bool) -> Result<()> {
     if !matches!(role.role_type.as_str(), "jwt" | "oidc") {
         return Err(Error::invalid(format!("invalid 'role_type': {}", role.role_type)));
     }
-    for (legacy, current) in LEGACY_TOKEN_FIELDS {
-        if !req.has(current) {
-            if let Some(value) = req.inner.data.get(*legacy).cloned() {
-                req.inner.data.insert((*current).to_string(), value);
-            }
-        }
-    }
+    role.legacy.upgrade(req, LEGACY);
     role.token.update(req)?;
+    role.legacy.retain_in_use(&role.token);
     for (name, slot) in [
         ("clock_skew_leeway", &mut role.clock_skew_leeway),
         ("expiration_leeway", &mut role.expiration_leeway),

@@ -401,6 +401,11 @@ async fn config_and_role_validation() {
     assert_eq!(read["clock_skew_leeway"], -1);
     assert_eq!(read["expiration_leeway"], 120);
     assert_eq!(read["token_ttl"], 300, "legacy ttl fills token_ttl");
+    assert_eq!(read["ttl"], 300, "a legacy name used is echoed, as the reference does");
+    assert!(read.get("policies").is_none());
+    for empty in ["allowed_redirect_uris", "claim_mappings", "oauth2_metadata", "oidc_scopes"] {
+        assert_eq!(read[empty], Value::Null, "{empty} reads as null when empty");
+    }
     assert_eq!(read["bound_claims_type"], "string");
     assert_eq!(read["callback_mode"], "client");
     // An update keeps what it does not mention.

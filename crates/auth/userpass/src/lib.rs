@@ -7,6 +7,7 @@ mod password;
 
 use std::sync::Arc;
 
+use coffer_framework::LegacyNames;
 use coffer_framework::token_fields::{self, TokenFields, sorted};
 use coffer_framework::{
     Backend, BackendConfig, Field, IssuedLogin, LoginRenewal, Path, RenewTerms, Req, Router,
@@ -22,6 +23,21 @@ struct User {
     /// PHC string (`$argon2id$...`) or an imported bcrypt hash (`$2b$...`).
     password_hash: String,
     token: TokenFields,
+    /// Legacy names used to set token settings, echoed on reads.
+    #[serde(default)]
+    legacy: LegacyNames,
+}
+
+/// The legacy names of token settings a user accepts and, once used, echoes on reads.
+const LEGACY: &[&str] = &["policies", "ttl", "max_ttl", "bound_cidrs"];
+
+/// Declares the token fields and the legacy names only users take.
+fn user_fields(path: Path<UserpassState>) -> Path<UserpassState> {
+    let mut path = token_fields::declare(path);
+    for legacy in ["ttl", "max_ttl", "bound_cidrs"] {
+        path = path.field(Field::any(legacy).describe("Deprecated: use the token_ field."));
+    }
+    path
 }
 
 /// Per-mount state (none yet: users live in storage).
@@ -29,7 +45,7 @@ pub struct UserpassState;
 
 /// Builds a userpass mount.
 pub fn factory(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
-    let user = token_fields::declare(Path::new("users/{username}"))
+    let user = user_fields(Path::new("users/{username}"))
         .field(Field::string("password"))
         .field(Field::string("password_hash"))
         .read(read_user)
@@ -51,9 +67,7 @@ pub fn factory(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
                     .field(Field::string("password"))
                     .write(write_password),
             )
-            .path(
-                token_fields::declare(Path::new("users/{username}/policies")).write(write_policies),
-            )
+            .path(user_fields(Path::new("users/{username}/policies")).write(write_policies))
             .path(Path::new("login/{username}").field(Field::string("password")).write(login))
             .login_renewal(renew),
     ))
@@ -85,12 +99,12 @@ async fn read_user(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>>
     Ok(load(&req).await?.map(|u| {
         let mut out = Map::new();
         u.token.write_json(&mut out);
-        out.insert("policies".into(), json!(u.token.policies));
+        u.legacy.echo(&u.token, &mut out);
         Response::json(Value::Object(sorted(out)))
     }))
 }
 
-async fn write_user(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>> {
+async fn write_user(_s: Arc<UserpassState>, mut req: Req) -> Result<Option<Response>> {
     let existing = load(&req).await?;
     let password = SecretString::new(req.str("password")?);
     let imported = req.str("password_hash")?;
@@ -106,9 +120,11 @@ async fn write_user(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>
         (true, true, Some(u)) => u.password_hash.clone(),
         (true, true, None) => return Err(Error::invalid("missing password")),
     };
-    let mut token = existing.map(|u| u.token).unwrap_or_default();
+    let (mut token, mut legacy) = existing.map(|u| (u.token, u.legacy)).unwrap_or_default();
+    legacy.upgrade(&mut req, LEGACY);
     token.update(&req)?;
-    save(&req, &User { password_hash, token }).await?;
+    legacy.retain_in_use(&token);
+    save(&req, &User { password_hash, token, legacy }).await?;
     Ok(None)
 }
 
@@ -128,9 +144,11 @@ async fn write_password(_s: Arc<UserpassState>, req: Req) -> Result<Option<Respo
     Ok(None)
 }
 
-async fn write_policies(_s: Arc<UserpassState>, req: Req) -> Result<Option<Response>> {
+async fn write_policies(_s: Arc<UserpassState>, mut req: Req) -> Result<Option<Response>> {
     let mut user = load(&req).await?.ok_or_else(|| Error::invalid("username does not exist"))?;
+    user.legacy.upgrade(&mut req, &["policies"]);
     user.token.update(&req)?;
+    user.legacy.retain_in_use(&user.token);
     save(&req, &user).await?;
     Ok(None)
 }

@@ -146,10 +146,13 @@ async fn password_and_policy_updates() {
     let missing =
         root(&core, Operation::Update, "users/ghost/password", json!({"password": "x"})).await;
     assert_eq!(missing.unwrap_err().status(), 400);
-
+    // Set through the legacy name, the read echoes it; set through token_policies, it is
+    // forgotten (as the reference does).
+    assert_eq!(read(&core, "users/alice").await.unwrap()["policies"], json!(["a"]));
     root(&core, Operation::Update, "users/alice/policies", json!({"token_policies": "b,c"}))
         .await
         .unwrap();
+    assert!(read(&core, "users/alice").await.unwrap().get("policies").is_none());
     let auth = login(&core, "alice", "new").await.unwrap().auth.unwrap();
     assert_eq!(auth.policies, vec!["b", "c", "default"]);
     // A profile update keeps the password.
