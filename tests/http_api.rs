@@ -233,6 +233,27 @@ fn mounts_are_injected_and_ui_preflight_answers() {
     assert_eq!(ui["data"]["options"]["version"], "2");
     let (status, _) = server.call("GET", "/v1/sys/internal/ui/mounts/nowhere/x", None);
     assert_eq!(status, 403);
+    // KV v1's refresh hint is the mount's default lease TTL, tuned or not.
+    let kv1 = json!({"type": "kv", "config": {"default_lease_ttl": "90s"}});
+    assert_eq!(server.call("POST", "/v1/sys/mounts/kvt", Some(&kv1)).0, 204);
+    assert_eq!(server.call("POST", "/v1/kvt/a", Some(&json!({"k": "v"}))).0, 204);
+    assert_eq!(server.call("GET", "/v1/kvt/a", None).1["lease_duration"], 90);
+    let tune = json!({"default_lease_ttl": "45s"});
+    assert_eq!(server.call("POST", "/v1/sys/mounts/kvt/tune", Some(&tune)).0, 204);
+    assert_eq!(server.call("GET", "/v1/kvt/a", None).1["lease_duration"], 45);
+    // A mount listed for everyone shows anonymous callers only what a login page needs.
+    let tune = json!({"listing_visibility": "unauth"});
+    let (status, _) = server.call("POST", "/v1/sys/mounts/secret/tune", Some(&tune));
+    assert_eq!(status, 204);
+    let (status, anonymous) =
+        request(&server.addr, "GET", "/v1/sys/internal/ui/mounts", None, None).unwrap();
+    assert_eq!(status, 200);
+    let mut keys: Vec<&String> =
+        anonymous["data"]["secret"]["secret/"].as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["description", "options", "type"]);
+    let (_, listed) = server.call("GET", "/v1/sys/internal/ui/mounts", None);
+    assert!(listed["data"]["secret"]["secret/"]["accessor"].is_string(), "{listed}");
     let (status, lookup) = server.call("GET", "/v1/auth/token/lookup-self", None);
     assert_eq!(status, 200);
     assert_eq!(lookup["data"]["policies"], json!(["root"]));

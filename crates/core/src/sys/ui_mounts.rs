@@ -57,12 +57,17 @@ async fn list_visible(state: Arc<SysState>, req: Req) -> Result<Option<Response>
     let mut secret = serde_json::Map::new();
     let mut auth = serde_json::Map::new();
     for m in table.iter() {
-        if m.entry.config.listing_visibility == "unauth"
-            || (has_token && acl.any_capability_under(&m.prefix))
-        {
-            let target = if m.is_auth { &mut auth } else { &mut secret };
-            target.insert(m.entry.path.clone(), m.entry.to_json());
-        }
+        let shown = if has_token && acl.any_capability_under(&m.prefix) {
+            m.entry.to_json()
+        } else if m.entry.config.listing_visibility == "unauth" {
+            // Listed for anyone, but only what a login page needs (as the reference).
+            let full = m.entry.to_json();
+            json!({"description": full["description"], "options": full["options"], "type": full["type"]})
+        } else {
+            continue;
+        };
+        let target = if m.is_auth { &mut auth } else { &mut secret };
+        target.insert(m.entry.path.clone(), shown);
     }
     Ok(Some(Response::json(json!({"secret": Value::Object(secret), "auth": Value::Object(auth)}))))
 }

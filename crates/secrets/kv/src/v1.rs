@@ -1,7 +1,8 @@
 //! KV v1: one unversioned JSON object per key, stored as written and read back verbatim.
 //!
 //! A read carries a refresh hint in `lease_duration` (with an empty `lease_id`): the stored
-//! `ttl` key (or, failing that, `lease`) parsed as a duration, else the default mount TTL.
+//! `ttl` key (or, failing that, `lease`) parsed as a duration, else the mount's default lease
+//! TTL (tuned, else the system's).
 //! Consumers such as consul-template re-read the secret when that hint runs out.
 
 use std::sync::Arc;
@@ -12,7 +13,8 @@ use serde_json::json;
 
 use crate::{KvState, write_key};
 
-/// The hint of a read whose object has no usable `ttl`: the default mount TTL (768h).
+/// The hint of a read whose object has no usable `ttl`, when the mount's default lease TTL
+/// is unknown (internal calls): the system default (768h). Served requests use the mount's.
 const DEFAULT_TTL: i64 = 768 * 3600;
 
 /// The single route of a v1 mount: every path is a key.
@@ -45,7 +47,11 @@ async fn read(_state: Arc<KvState>, req: Req) -> Result<Option<Response>> {
         .get("ttl")
         .or_else(|| data.get("lease"))
         .and_then(|v| parse_duration("ttl", v).ok())
-        .unwrap_or(DEFAULT_TTL);
+        .unwrap_or(if req.inner.default_lease_ttl > 0 {
+            req.inner.default_lease_ttl
+        } else {
+            DEFAULT_TTL
+        });
     let mut response = Response::data(data);
     response.lease = Some(LeaseInfo { lease_id: String::new(), renewable: false, lease_duration });
     Ok(Some(response))
