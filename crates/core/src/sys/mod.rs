@@ -6,6 +6,7 @@ mod keys;
 mod leases;
 mod mounts;
 mod policies;
+mod tools;
 mod ui_mounts;
 mod wrapping;
 
@@ -60,5 +61,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = audit::routes(router);
     let router = leases::routes(router);
     let router = wrapping::routes(router);
+    let router = tools::routes(router);
     Arc::new(router)
 }
