@@ -220,12 +220,14 @@ pub(crate) async fn store_key(
 
 /// Stores a new issuer for `cert` signed with `key_id` ("" for none): name index, the
 /// certificate in the cert store, the default when there is none (or when it follows the
-/// latest), then rebuilds every chain.
+/// latest), then rebuilds every chain. `revocation_algorithm` is recorded as given ("" for
+/// imported issuers, as the reference).
 pub(crate) async fn store_issuer(
     storage: &SharedStorage,
     cert: &CertInfo,
     key_id: &str,
     name: &str,
+    revocation_algorithm: &str,
 ) -> Result<IssuerEntry> {
     check_unique_name(storage, "issuer", name, "").await?;
     let entry = IssuerEntry {
@@ -238,6 +240,7 @@ pub(crate) async fn store_issuer(
         usage: DEFAULT_USAGE.into(),
         serial_number: cert.serial_colon(),
         not_after: cert.not_after,
+        revocation_signature_algorithm: revocation_algorithm.to_string(),
         ..Default::default()
     };
     let serial = crate::certutil::serial_key(&cert.serial);
@@ -448,7 +451,7 @@ pub(crate) async fn import_bundle(
             result.existing_issuers.push(found.id);
             continue;
         }
-        let entry = store_issuer(storage, &cert, &key_id, "").await?;
+        let entry = store_issuer(storage, &cert, &key_id, "", "").await?;
         result.mapping.insert(entry.id.clone(), json!(entry.key_id));
         result.imported_issuers.push(entry.id);
     }

@@ -114,6 +114,18 @@ impl KeySpec {
         }
     }
 
+    /// The revocation signature algorithm a root generated with this key records (the
+    /// reference's names); imported issuers record none.
+    pub(crate) fn revocation_algorithm_name(self) -> &'static str {
+        match (self.kind, self.bits) {
+            (KeyType::Rsa, _) => "SHA256WithRSA",
+            (KeyType::Ec, 384) => "ECDSAWithSHA384",
+            (KeyType::Ec, 521) => "ECDSAWithSHA512",
+            (KeyType::Ec, _) => "ECDSAWithSHA256",
+            (KeyType::Ed25519, _) => "PureEd25519",
+        }
+    }
+
     /// The DER `AlgorithmIdentifier` of the signatures this key makes (for CRLs and OCSP).
     pub(crate) fn signature_oid(self, signature_bits: i64) -> (&'static str, bool) {
         match self.kind {

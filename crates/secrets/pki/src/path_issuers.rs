@@ -99,36 +99,7 @@ async fn list_issuers(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     Ok(Some(Response::json(json!({ "keys": keys, "key_info": info }))))
 }
 
-/// The name of the algorithm an issuer signs CRLs and OCSP answers with by default.
-fn default_revocation_algorithm(entry: &IssuerEntry) -> String {
-    let Ok(cert) = crate::certutil::CertInfo::from_pem(&entry.certificate) else {
-        return String::new();
-    };
-    let Ok((_, parsed)) =
-        <x509_parser::prelude::X509Certificate as x509_parser::prelude::FromDer<_>>::from_der(
-            &cert.der,
-        )
-    else {
-        return String::new();
-    };
-    match crate::keys::spki_spec(parsed.public_key()) {
-        Ok(spec) => match (spec.kind, spec.bits) {
-            (crate::keys::KeyType::Rsa, _) => "SHA256WithRSA".into(),
-            (crate::keys::KeyType::Ec, 384) => "ECDSAWithSHA384".into(),
-            (crate::keys::KeyType::Ec, 521) => "ECDSAWithSHA512".into(),
-            (crate::keys::KeyType::Ec, _) => "ECDSAWithSHA256".into(),
-            (crate::keys::KeyType::Ed25519, _) => "PureEd25519".into(),
-        },
-        Err(_) => String::new(),
-    }
-}
-
 fn issuer_json(entry: &IssuerEntry) -> Value {
-    let algorithm = if entry.revocation_signature_algorithm.is_empty() {
-        default_revocation_algorithm(entry)
-    } else {
-        entry.revocation_signature_algorithm.clone()
-    };
     let mut value = json!({
         "ca_chain": entry.ca_chain,
         "certificate": entry.certificate,
@@ -141,7 +112,7 @@ fn issuer_json(entry: &IssuerEntry) -> Value {
         "leaf_not_after_behavior": entry.leaf_not_after_behavior,
         "manual_chain": entry.manual_chain,
         "ocsp_servers": entry.ocsp_servers,
-        "revocation_signature_algorithm": algorithm,
+        "revocation_signature_algorithm": entry.revocation_signature_algorithm,
         "revoked": entry.revoked,
         "usage": entry.usage,
     });

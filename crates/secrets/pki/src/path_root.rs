@@ -183,7 +183,9 @@ async fn generate_root(state: Arc<PkiState>, req: Req) -> Result<Option<Response
         Some(id) => issuers::load_key(req.storage(), &id).await?,
         None => issuers::store_key(req.storage(), &key, &key_name).await?.0,
     };
-    let issuer = issuers::store_issuer(req.storage(), &cert, &key_entry.id, &issuer_name).await?;
+    let algorithm = key.spec.revocation_algorithm_name();
+    let issuer =
+        issuers::store_issuer(req.storage(), &cert, &key_entry.id, &issuer_name, algorithm).await?;
     drop(_guard);
 
     let mut data = Map::new();
@@ -329,10 +331,13 @@ async fn sign_intermediate(_state: Arc<PkiState>, req: Req) -> Result<Option<Res
     if format == Format::PemBundle {
         certificate = format!("{certificate}\n{issuing_ca}");
     }
+    // The new CA heads its own chain, as the reference answers.
+    let mut ca_chain = vec![format.cert(&der)];
+    ca_chain.extend(issuer.entry.ca_chain.iter().map(|c| format.cert_pem(c)));
     let mut response = Response::json(json!({
         "certificate": certificate,
         "issuing_ca": issuing_ca,
-        "ca_chain": issuer.entry.ca_chain.iter().map(|c| format.cert_pem(c)).collect::<Vec<_>>(),
+        "ca_chain": ca_chain,
         "expiration": cert.not_after,
         "serial_number": cert.serial_colon(),
     }));

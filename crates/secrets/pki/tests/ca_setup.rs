@@ -104,7 +104,10 @@ async fn intermediate_signed_by_another_mount_issues_a_verifiable_chain() {
         )
         .await;
     assert_eq!(signed["issuing_ca"].as_str().unwrap().trim(), pem(&root["certificate"]).trim());
-    assert_eq!(signed["ca_chain"], json!([pem(&root["certificate"]).trim()]));
+    let chain = signed["ca_chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 2, "the new CA heads its chain: {chain:?}");
+    assert!(pem(&signed["certificate"]).starts_with(pem(&chain[0]).trim()));
+    assert_eq!(pem(&chain[1]).trim(), pem(&root["certificate"]).trim());
     let imported = inter_mount
         .write("intermediate/set-signed", json!({"certificate": signed["certificate"]}))
         .await;
@@ -120,6 +123,10 @@ async fn intermediate_signed_by_another_mount_issues_a_verifiable_chain() {
     assert_eq!(default["default"], default_issuer["issuer_id"]);
     assert_eq!(default_issuer["key_id"], csr["key_id"]);
     assert_eq!(default_issuer["ca_chain"].as_array().unwrap().len(), 2);
+    // A generated root records its revocation signature algorithm; an imported issuer none.
+    assert_eq!(default_issuer["revocation_signature_algorithm"], "");
+    let root_issuer = root_mount.read_data("issuer/default").await;
+    assert_eq!(root_issuer["revocation_signature_algorithm"], "ECDSAWithSHA256");
     let again = inter_mount
         .write("intermediate/set-signed", json!({"certificate": signed["certificate"]}))
         .await;
