@@ -15,8 +15,9 @@ use crate::PkiState;
 use crate::issuers;
 use crate::issuing::{Sans, Subject, ca_basic_constraints_extension};
 use crate::keys::{KeyFormat, KeySpec, spki_spec};
+use crate::model::{self, UrlsConfig};
 use crate::output::{Format, csr};
-use crate::path_root::{add_cn_to_sans, ca_fields, key_for_generation};
+use crate::path_root::{add_cn_to_sans, ca_fields, key_for_generation, no_aia_warning};
 use crate::pem;
 
 /// A verified CSR, reduced to what the signing paths use.
@@ -155,7 +156,23 @@ async fn generate_intermediate(state: Arc<PkiState>, req: Req) -> Result<Option<
         data.insert("private_key".into(), json!(format.key(&key, key_format)?));
         data.insert("private_key_type".into(), json!(key.spec.kind.as_str()));
     }
-    Ok(Some(Response::data(data)))
+    let mut response = Response::data(data);
+    let urls: UrlsConfig = model::get_config(req.storage(), "urls").await?;
+    if urls.is_empty() {
+        response.warnings.push(no_aia_warning(true));
+    }
+    Ok(Some(response))
+}
+
+/// The answer to an import: the result, with the reference's warning when new issuers came
+/// in while the mount has no AIA URLs.
+async fn import_response(req: &Req, result: &issuers::ImportResult) -> Result<Response> {
+    let mut response = Response::json(result.to_json());
+    let urls: UrlsConfig = model::get_config(req.storage(), "urls").await?;
+    if !result.imported_issuers.is_empty() && urls.is_empty() {
+        response.warnings.push(no_aia_warning(false));
+    }
+    Ok(response)
 }
 
 fn bundle_text(req: &Req) -> Result<String> {
@@ -174,7 +191,7 @@ async fn set_signed(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> 
     }
     let _guard = state.issuer_lock.lock().await;
     let result = issuers::import_bundle(req.storage(), &text, false).await?;
-    let mut response = Response::json(result.to_json());
+    let mut response = import_response(&req, &result).await?;
     if result.mapping.values().all(|k| k.as_str().is_some_and(str::is_empty)) {
         response
             .warnings
@@ -187,12 +204,12 @@ async fn import_with_keys(state: Arc<PkiState>, req: Req) -> Result<Option<Respo
     let text = bundle_text(&req)?;
     let _guard = state.issuer_lock.lock().await;
     let result = issuers::import_bundle(req.storage(), &text, true).await?;
-    Ok(Some(Response::json(result.to_json())))
+    Ok(Some(import_response(&req, &result).await?))
 }
 
 async fn import_certs_only(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     let text = bundle_text(&req)?;
     let _guard = state.issuer_lock.lock().await;
     let result = issuers::import_bundle(req.storage(), &text, false).await?;
-    Ok(Some(Response::json(result.to_json())))
+    Ok(Some(import_response(&req, &result).await?))
 }

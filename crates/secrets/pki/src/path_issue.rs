@@ -155,6 +155,11 @@ fn plan_leaf(
     }
     let mut sans = match csr {
         Some(csr) if role.use_csr_sans => {
+            if !req.list("alt_names")?.is_empty() {
+                warnings.push(
+                    "the alt_names field was provided but the role is set with \"use_csr_sans\" set to true".into(),
+                );
+            }
             let mut sans = csr.sans.clone();
             sans.other = Sans::from_req(req)?.other;
             sans

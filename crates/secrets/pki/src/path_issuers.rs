@@ -189,17 +189,20 @@ async fn update_issuer(state: Arc<PkiState>, req: Req) -> Result<Option<Response
 
 async fn delete_issuer(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     let _guard = state.issuer_lock.lock().await;
-    let entry = match issuers::load_issuer(req.storage(), req.capture("ref")).await {
-        Ok(entry) => entry,
-        Err(_) => return Ok(None),
+    // The reference answers 200 with an envelope, even for an issuer that is not there.
+    let mut response = Response { status: Some(200), ..Default::default() };
+    let reference = req.capture("ref");
+    let Ok(entry) = issuers::load_issuer(req.storage(), reference).await else {
+        return Ok(Some(response));
     };
-    let was_default = issuers::delete_issuer(req.storage(), &entry).await?;
-    if was_default {
-        return Ok(Some(Response::default().with_warning(
-            "Deleted issuer was the default issuer; a new default issuer has not been set on the mount.",
-        )));
+    if issuers::delete_issuer(req.storage(), &entry).await? {
+        response.warnings.push(format!(
+            "Deleted issuer {} (via issuer_ref {reference}); this was configured as the default issuer. \
+             Operations without an explicit issuer will not work until a new default is configured.",
+            entry.id
+        ));
     }
-    Ok(None)
+    Ok(Some(response))
 }
 
 async fn read_issuers_config(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {

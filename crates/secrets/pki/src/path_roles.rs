@@ -333,6 +333,13 @@ async fn write_role(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     if role.key_type != "any" && role.use_pss && role.key_type != "rsa" {
         response.warnings.push("use_pss has no effect for non-RSA keys".into());
     }
+    if role.generate_lease {
+        response.warnings.push(
+            "it is encouraged to disable generate_lease and rely on PKI's native capabilities when possible; \
+             this option can cause instance-wide issues with large numbers of issued certificates"
+                .into(),
+        );
+    }
     Ok(Some(response))
 }
 

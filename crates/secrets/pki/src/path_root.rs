@@ -209,14 +209,26 @@ async fn generate_root(state: Arc<PkiState>, req: Req) -> Result<Option<Response
     let mut response = Response::data(data);
     response.warnings.extend(window.warnings);
     if urls.is_empty() {
-        response.warnings.push(
-            "This mount hasn't configured any authority information access (AIA) fields; this may make it harder for \
-             systems to find missing certificates in the chain or to validate revocation status of certificates. \
-             Consider updating /config/urls or the newly generated issuer with this information."
-                .into(),
-        );
+        response.warnings.push(no_aia_warning(false));
     }
     Ok(Some(response))
+}
+
+/// The reference's warning when a mount makes or imports a CA without any authority
+/// information access URLs configured; `intermediate` adds its advice for CSRs.
+pub(crate) fn no_aia_warning(intermediate: bool) -> String {
+    let mut text = String::from(
+        "This mount hasn't configured any authority information access (AIA) fields; this may make it harder for \
+         systems to find missing certificates in the chain or to validate revocation status of certificates. \
+         Consider updating /config/urls or the newly generated issuer with this information.",
+    );
+    if intermediate {
+        text.push_str(
+            " Since this certificate is an intermediate, it might be useful to regenerate this certificate after \
+             fixing this problem for the root mount.",
+        );
+    }
+    text
 }
 
 async fn delete_root(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
@@ -231,7 +243,13 @@ async fn delete_root(state: Arc<PkiState>, req: Req) -> Result<Option<Response>>
             WriteOp::Delete { key: "config/keys".into() },
         ])
         .await?;
-    Ok(None)
+    let mut response = Response { status: Some(200), ..Default::default() };
+    response.warnings.push(
+        "DELETE /root deletes all keys and issuers; prefer the new DELETE /key/:key_ref and DELETE \
+         /issuer/:issuer_ref for finer granularity, unless removal of all keys and issuers is desired."
+            .into(),
+    );
+    Ok(Some(response))
 }
 
 /// The issuer reference of a signing path: the `{ref}` capture, else `issuer_ref`.

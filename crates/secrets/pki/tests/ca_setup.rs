@@ -456,3 +456,56 @@ async fn role_defaults_match_vault_and_patch_merges() {
     let err = engine.write_err("issue/any", json!({"common_name": "a.test"})).await;
     assert!(err.to_string().contains("role key type \"any\""), "{err}");
 }
+
+#[tokio::test]
+async fn warnings_and_delete_answers_as_the_reference_gives_them() {
+    use coffer_types::Operation;
+    let engine = Engine::new();
+    let root = engine.ec_root("Root").await;
+    let update = |path: &'static str, data: Value| {
+        let engine = &engine;
+        async move { engine.call(Operation::Update, path, data).await.unwrap().unwrap() }
+    };
+    let lease_role =
+        update("roles/leased", json!({"allow_any_name": true, "generate_lease": true}));
+    assert!(lease_role.await.warnings[0].starts_with("it is encouraged to disable generate_lease"));
+    let csr_role = json!({"allow_any_name": true, "use_csr_sans": true, "key_type": "any"});
+    update("roles/csr", csr_role).await;
+    let scratch = Scratch::new();
+    let csr = openssl_csr(
+        &scratch,
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        "/CN=a.example.com",
+        None,
+    );
+    let signed =
+        update("sign/csr", json!({"csr": csr, "alt_names": "x.example.com", "ttl": "1h"})).await;
+    assert_eq!(
+        signed.warnings,
+        ["the alt_names field was provided but the role is set with \"use_csr_sans\" set to true"]
+    );
+    let other = Engine::new();
+    let made = other
+        .call(Operation::Update, "intermediate/generate/internal", json!({"common_name": "I"}))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(made.warnings[0].ends_with("after fixing this problem for the root mount."));
+    let bundle = pem(&root["certificate"]).to_string();
+    let imported =
+        other.call(Operation::Update, "issuers/import/cert", json!({"pem_bundle": bundle})).await;
+    let imported = imported.unwrap().unwrap();
+    assert!(imported.warnings[0].starts_with("This mount hasn't configured any authority"));
+
+    let id = root["issuer_id"].as_str().unwrap().to_string();
+    let gone = engine.call(Operation::Delete, "issuer/nope", json!({})).await.unwrap().unwrap();
+    assert_eq!((gone.status, gone.warnings.len()), (Some(200), 0));
+    let deleted = engine.call(Operation::Delete, "issuer/default", json!({})).await.unwrap();
+    let deleted = deleted.unwrap();
+    assert_eq!(deleted.status, Some(200));
+    assert!(
+        deleted.warnings[0].starts_with(&format!("Deleted issuer {id} (via issuer_ref default)"))
+    );
+    let wiped = engine.call(Operation::Delete, "root", json!({})).await.unwrap().unwrap();
+    assert!(wiped.warnings[0].starts_with("DELETE /root deletes all keys and issuers"));
+}
