@@ -106,6 +106,12 @@ async fn renew_accessors_and_roles() {
     .await
     .unwrap();
     assert_eq!(renewed.auth.unwrap().lease_duration, 1800);
+    // Without an increment, a renewal grants the last renewal's TTL again (the reference's
+    // lease keeps it), not the creation TTL.
+    let again = call(&core, "root", Operation::Update, "auth/token/renew", json!({"token": t}))
+        .await
+        .unwrap();
+    assert_eq!(again.auth.unwrap().lease_duration, 1800);
     let capped = call(
         &core,
         "root",

@@ -189,6 +189,7 @@ pub(crate) fn build(
         creation_ttl: ttl,
         expire_time: if ttl > 0 { now + ttl } else { 0 },
         last_renewal_time: 0,
+        renewal_ttl: 0,
         explicit_max_ttl: explicit_max,
         period,
         num_uses: role.map_or(0, |r| r.token_num_uses).max(params.num_uses),
@@ -215,9 +216,10 @@ pub(crate) struct RenewalTerms {
 }
 
 impl RenewalTerms {
-    /// The terms the token was issued with.
+    /// The terms the token was issued with (its TTL: the last renewal's, else its creation's).
     pub(crate) fn issued(entry: &TokenEntry) -> Self {
-        RenewalTerms { ttl: entry.creation_ttl, max_ttl: entry.mount_max_ttl, period: entry.period }
+        let ttl = if entry.renewal_ttl > 0 { entry.renewal_ttl } else { entry.creation_ttl };
+        RenewalTerms { ttl, max_ttl: entry.mount_max_ttl, period: entry.period }
     }
 }
 
@@ -266,6 +268,7 @@ pub(crate) fn renewed(
     let mut new = entry.clone();
     new.expire_time = expire;
     new.last_renewal_time = now;
+    new.renewal_ttl = expire - now;
     new.period = terms.period;
     new.mount_max_ttl = terms.max_ttl;
     Ok((new, warnings))

@@ -31,6 +31,10 @@ pub struct TokenEntry {
     /// Unix seconds of the last renewal, 0 = never renewed.
     #[serde(default)]
     pub last_renewal_time: i64,
+    /// The TTL the last renewal granted, in seconds (0 = not renewed yet): a renewal without
+    /// an increment grants it again, as the reference's token leases do.
+    #[serde(default)]
+    pub renewal_ttl: i64,
     /// Hard TTL cap in seconds (0 = none).
     #[serde(default)]
     pub explicit_max_ttl: i64,
