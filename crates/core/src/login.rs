@@ -100,10 +100,10 @@ impl Core {
         entry: &TokenEntry,
         req: &BackendRequest,
     ) -> Result<Option<RenewalTerms>> {
-        let issued = RenewalTerms::issued(entry);
         if entry.mount_accessor.is_empty() {
-            return Ok(Some(issued));
+            return Ok(Some(RenewalTerms::token_store(entry)));
         }
+        let issued = RenewalTerms::issued(entry);
         let mounted = active
             .mounts
             .load()

@@ -30,7 +30,12 @@ impl Core {
         let token_hash =
             req.token.as_ref().filter(|t| !t.is_empty()).map(|t| active.tokens.hash(t.expose()));
         let token = match &token_hash {
-            Some(hash) => active.tokens.lookup_hash(hash).await?,
+            // A token whose last use is being served is spent for every other request.
+            Some(hash) => active
+                .tokens
+                .lookup_hash(hash)
+                .await?
+                .filter(|t| t.num_uses != crate::token::REVOCATION_PENDING),
             None => None,
         };
         let audit =
@@ -40,7 +45,7 @@ impl Core {
         let checked = self
             .check_access(&active, &mounted, req, relative, token.as_deref(), token_hash.as_deref())
             .await;
-        let backend_request = match checked {
+        let (backend_request, last_use) = match checked {
             Ok(r) => r,
             Err(e) => {
                 if let Some(a) = &audit {
@@ -61,6 +66,9 @@ impl Core {
         let path = format!("{}{}", mounted.prefix, backend_request.path);
         let outcome =
             self.dispatch(&active, &mounted, backend_request, &path, token_hash.as_deref()).await;
+        if let (true, Some(hash)) = (last_use, &token_hash) {
+            self.revoke_spent_token(&active, hash).await;
+        }
         let mut outcome = outcome.and_then(|r| finish(operation, r));
         if let (Some(ttl), Ok(response)) = (wrap_ttl, &outcome) {
             if !response.is_empty() && response.raw.is_none() && response.wrap_info.is_none() {
@@ -74,7 +82,23 @@ impl Core {
         outcome
     }
 
-    /// Authenticates and authorizes; returns the request for the backend.
+    /// Revokes a token after the request that used it for the last time. A failure is
+    /// logged, not returned: the token is already refused to every request.
+    async fn revoke_spent_token(&self, active: &Active, hash: &str) {
+        let revoked = match active.tokens.revoke_tree(hash).await {
+            Ok(revoked) => revoked,
+            Err(e) => {
+                tracing::error!(error = %e, "revoking a token after its last use failed");
+                return;
+            }
+        };
+        if let Err(e) = self.after_token_revocation(active, &revoked).await {
+            tracing::error!(error = %e, "revoking the leases of a spent token failed");
+        }
+    }
+
+    /// Authenticates and authorizes; returns the request for the backend and whether this
+    /// was the token's last use (then the caller revokes it after the request).
     async fn check_access(
         &self,
         active: &Active,
@@ -83,7 +107,7 @@ impl Core {
         relative: String,
         token: Option<&TokenEntry>,
         token_hash: Option<&str>,
-    ) -> Result<BackendRequest> {
+    ) -> Result<(BackendRequest, bool)> {
         let unauthenticated = SpecialPaths::matches(&mounted.special.unauthenticated, &relative);
         if !unauthenticated && token.is_none() {
             return Err(Error::PermissionDenied);
@@ -105,7 +129,7 @@ impl Core {
             default_lease_ttl: mounted.entry.config.effective_default_ttl(),
             max_lease_ttl: mounted.entry.config.effective_max_ttl(),
         };
-        let Some(entry) = token else { return Ok(backend_request) };
+        let Some(entry) = token else { return Ok((backend_request, false)) };
         if !unauthenticated
             && !crate::cidr::allowed(
                 &entry.bound_cidrs,
@@ -131,10 +155,10 @@ impl Core {
             sudo = authorize(&acl, &access)?;
         }
         // A wrapping token's single use is its unwrap, which revokes it itself.
+        let mut last_use = false;
         if !unauthenticated && entry.num_uses > 0 && !entry.is_wrapping() {
             if let Some(hash) = token_hash {
-                let revoked = active.tokens.use_once(hash).await?;
-                self.after_token_revocation(active, &revoked).await?;
+                last_use = active.tokens.use_once(hash).await?;
             }
         }
         backend_request.caller = Caller {
@@ -145,7 +169,7 @@ impl Core {
             sudo,
             token_id: token_hash.unwrap_or_default().to_string(),
         };
-        Ok(backend_request)
+        Ok((backend_request, last_use))
     }
 
     /// Runs the engine and turns a login into a token.

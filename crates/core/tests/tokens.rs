@@ -205,6 +205,23 @@ async fn uses_and_expiry() {
         call(&core, &t, Operation::Read, "sys/mounts", json!({})).await.unwrap_err(),
         Error::PermissionDenied
     );
+    // The last use may be the token's own endpoints, which see it spent (num_uses -1), as
+    // the reference shows it; it is revoked once that request ends.
+    let self_call = |token: String, op: Operation, path: &'static str| {
+        let core = core.clone();
+        async move { call(&core, &token, op, path, json!({})).await }
+    };
+    let (once, _) = create(&core, "root", json!({"num_uses": 1})).await;
+    let seen = self_call(once.clone(), Operation::Read, "auth/token/lookup-self").await.unwrap();
+    assert_eq!(seen.data.unwrap()["num_uses"], -1);
+    let after = self_call(once, Operation::Read, "auth/token/lookup-self").await.unwrap_err();
+    assert_eq!(after, Error::PermissionDenied);
+    let (once, _) = create(&core, "root", json!({"num_uses": 1})).await;
+    let renew = self_call(once.clone(), Operation::Update, "auth/token/renew-self").await;
+    assert_eq!(renew.unwrap_err(), Error::invalid("token not found"));
+    assert!(lookup(&core, &once).await.is_err(), "revoked after its last use");
+    let (once, _) = create(&core, "root", json!({"num_uses": 1})).await;
+    assert!(self_call(once, Operation::Update, "auth/token/revoke-self").await.is_ok());
 
     let (short, _) = create(&core, "root", json!({"ttl": "1s", "policies": ["x"]})).await;
     assert!(lookup(&core, &short).await.is_ok());

@@ -216,10 +216,16 @@ pub(crate) struct RenewalTerms {
 }
 
 impl RenewalTerms {
-    /// The terms the token was issued with (its TTL: the last renewal's, else its creation's).
+    /// The terms the token was issued with.
     pub(crate) fn issued(entry: &TokenEntry) -> Self {
+        RenewalTerms { ttl: entry.creation_ttl, max_ttl: entry.mount_max_ttl, period: entry.period }
+    }
+
+    /// The terms of a token store token: as issued, but with the TTL the last renewal
+    /// granted (the reference's token lease keeps it for renewals without an increment).
+    pub(crate) fn token_store(entry: &TokenEntry) -> Self {
         let ttl = if entry.renewal_ttl > 0 { entry.renewal_ttl } else { entry.creation_ttl };
-        RenewalTerms { ttl, max_ttl: entry.mount_max_ttl, period: entry.period }
+        RenewalTerms { ttl, ..Self::issued(entry) }
     }
 }
 

@@ -12,4 +12,4 @@ pub use create::CreateParams;
 pub(crate) use create::RenewalTerms;
 pub use entry::TokenEntry;
 pub(crate) use routes::backend;
-pub use store::TokenStore;
+pub use store::{REVOCATION_PENDING, TokenStore};

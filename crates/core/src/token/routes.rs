@@ -201,6 +201,10 @@ async fn renew(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
             "renew-accessor" => Error::invalid("invalid accessor"),
             _ => Error::invalid("token not found"),
         })?;
+    if entry.num_uses == super::REVOCATION_PENDING {
+        // Its last use is this very request: nothing is left to renew (the reference's words).
+        return Err(Error::invalid("token not found"));
+    }
     let increment = req.duration("increment")?;
     check_renewable(&entry)?;
     let core = state.core()?;

@@ -57,6 +57,10 @@ fn encode(entry: &TokenEntry) -> Result<Vec<u8>> {
     serde_json::to_vec(entry).map_err(|e| Error::internal(e.to_string()))
 }
 
+/// `num_uses` of a token whose last use is being served: it is revoked when that request
+/// ends and refused to any other (the reference's marker, shown by `lookup-self`).
+pub const REVOCATION_PENDING: i64 = -1;
+
 /// The token store over its storage view (`sys/token/` inside the barrier).
 pub struct TokenStore {
     storage: SharedStorage,
@@ -294,20 +298,19 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Counts one use of a `num_uses` token; revokes it after its last use. Returns the hashes
-    /// revoked (empty while uses remain).
-    pub async fn use_once(&self, hash: &str) -> Result<Vec<String>> {
-        let Some(old) = self.raw_entry(hash).await? else { return Ok(Vec::new()) };
+    /// Counts one use of a `num_uses` token. On its last use the token is marked
+    /// [`REVOCATION_PENDING`] and `true` is returned: the caller revokes it once the request
+    /// is served (as the reference does, so `lookup-self` and `revoke-self` work on the last
+    /// use), and no other request may use it meanwhile.
+    pub async fn use_once(&self, hash: &str) -> Result<bool> {
+        let Some(old) = self.raw_entry(hash).await? else { return Ok(false) };
         if old.num_uses <= 0 {
-            return Ok(Vec::new());
-        }
-        if old.num_uses == 1 {
-            return self.revoke_tree(hash).await;
+            return Ok(false);
         }
         let mut new = old.clone();
-        new.num_uses -= 1;
+        new.num_uses = if old.num_uses == 1 { REVOCATION_PENDING } else { old.num_uses - 1 };
         self.update(hash, &old, &new).await?;
-        Ok(Vec::new())
+        Ok(old.num_uses == 1)
     }
 
     /// Revokes every token whose expiry is at or before `now`, reading the expiry index from
