@@ -89,6 +89,24 @@ async fn login_issues_an_orphan_token() {
         "renewal stays within the login's max_ttl"
     );
 
+    // Login tokens are leases under their login path: revoking that prefix revokes them,
+    // a sibling prefix does not, and the root token (no TTL, no lease) is never touched.
+    let revoke_prefix = |prefix: &str| {
+        Request::new(Operation::Update, format!("sys/leases/revoke-prefix/{prefix}"))
+            .with_token("root")
+            .with_data(json!({"sync": true}).as_object().cloned().unwrap())
+    };
+    let self_lookup =
+        |token: &str| Request::new(Operation::Read, "auth/token/lookup-self").with_token(token);
+    core.handle(revoke_prefix("auth/fake/login-bound")).await.unwrap();
+    assert!(core.handle(self_lookup(&token)).await.is_ok(), "another path's tokens stay");
+    core.handle(revoke_prefix("auth/")).await.unwrap();
+    assert_eq!(core.handle(self_lookup(&token)).await.unwrap_err(), Error::PermissionDenied);
+    assert!(core.handle(self_lookup("root")).await.is_ok(), "the root token has no lease");
+    let again = Request::new(Operation::Update, "auth/fake/login")
+        .with_data(json!({"password": "right"}).as_object().cloned().unwrap());
+    let token = core.handle(again).await.unwrap().auth.unwrap().client_token.expose().to_string();
+
     // Disabling the auth mount revokes the tokens its logins issued.
     core.disable_mount("auth/fake/").await.unwrap();
     let gone = core

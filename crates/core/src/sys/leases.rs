@@ -122,6 +122,9 @@ async fn revoke_all(core: &crate::Core, prefix: &str, force: bool) -> Result<()>
             }
         }
     }
+    // Tokens are leases too: those created under the prefix (logins, token creation).
+    let tokens = active.tokens.revoke_path_prefix(&prefix).await?;
+    core.after_token_revocation(&active, &tokens).await?;
     if failed > 0 {
         return Err(Error::internal(format!(
             "{failed} leases could not be revoked; they will be retried"

@@ -49,6 +49,11 @@ impl Cache {
     }
 }
 
+/// The index entry of a token under the request path that created it.
+fn path_key(path: &str, hash: &str) -> String {
+    format!("path/{}/{hash}", path.trim_end_matches('/'))
+}
+
 fn expiry_key(expire_time: i64, hash: &str) -> String {
     format!("expiry/{expire_time:020}/{hash}")
 }
@@ -143,9 +148,32 @@ impl TokenStore {
                 value: Vec::new(),
             });
         }
+        // Only tokens that expire are leases (as the reference): a root token is never
+        // revoked by prefix.
+        if !entry.path.is_empty() && entry.expire_time > 0 {
+            ops.push(WriteOp::Put { key: path_key(&entry.path, &hash), value: Vec::new() });
+        }
         self.storage.batch(ops).await?;
         self.cache.invalidate(&hash);
         Ok(())
+    }
+
+    /// Revokes, with their children, the tokens created under the request path `prefix`
+    /// (`auth/userpass/login/alice/`, `auth/token/create/`...): what `sys/leases/revoke-prefix`
+    /// does to token leases. Returns the hashes revoked.
+    pub async fn revoke_path_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut revoked = Vec::new();
+        let mut folders = vec![format!("path/{prefix}")];
+        while let Some(folder) = folders.pop() {
+            for child in self.storage.list(&folder).await? {
+                if child.ends_with('/') {
+                    folders.push(format!("{folder}{child}"));
+                } else {
+                    revoked.extend(self.revoke_tree(&child).await?);
+                }
+            }
+        }
+        Ok(revoked)
     }
 
     /// Revokes every token issued by logins on the auth mount with `mount_accessor`; returns
@@ -290,6 +318,9 @@ impl TokenStore {
             }
             if !entry.mount_accessor.is_empty() {
                 ops.push(WriteOp::Delete { key: format!("mount/{}/{hash}", entry.mount_accessor) });
+            }
+            if !entry.path.is_empty() {
+                ops.push(WriteOp::Delete { key: path_key(&entry.path, hash) });
             }
         }
         self.storage.batch(ops).await?;
