@@ -227,6 +227,14 @@ fn mounts_are_injected_and_ui_preflight_answers() {
     assert_eq!(mounts["data"]["secret/"]["type"], "kv");
     let (_, auth) = server.call("GET", "/v1/sys/auth", None);
     assert_eq!(auth["token/"]["type"], "token");
+    // As the reference lists them: auth mounts carry their token type and empty options.
+    assert_eq!(auth["token/"]["config"]["token_type"], "default-service");
+    assert_eq!(mounts["sys/"]["seal_wrap"], true);
+    let userpass = json!({"type": "userpass"});
+    assert_eq!(server.call("POST", "/v1/sys/auth/up", Some(&userpass)).0, 204);
+    let (_, up) = server.call("GET", "/v1/sys/auth/up", None);
+    assert_eq!(up["data"]["config"]["token_type"], "default-service");
+    assert_eq!(up["data"]["options"], json!({}));
     let (status, ui) = server.call("GET", "/v1/sys/internal/ui/mounts/secret/foo/bar", None);
     assert_eq!(status, 200);
     assert_eq!(ui["data"]["path"], "secret/");

@@ -13,28 +13,35 @@ use crate::{Active, Core};
 const MOUNTS_KEY: &str = "core/mounts";
 const AUTH_KEY: &str = "core/auth";
 
+/// The token type an auth mount issues unless tuned otherwise.
+const DEFAULT_AUTH_TOKEN_TYPE: &str = "default-service";
+
 /// The built-in secrets mounts every server has.
 fn default_mounts() -> Vec<MountEntry> {
-    vec![
-        MountEntry::new(
-            "sys/",
-            "system",
-            "system endpoints used for control, policy and debugging",
-            "",
-        ),
-        MountEntry::new("identity/", "identity", "identity store", ""),
-        {
-            let mut cubbyhole =
-                MountEntry::new("cubbyhole/", "cubbyhole", "per-token private secret storage", "");
-            cubbyhole.local = true;
-            cubbyhole
-        },
-    ]
+    // As the reference lists them (its seal-wrapped sys/ and the headers it passes through).
+    let mut sys = MountEntry::new(
+        "sys/",
+        "system",
+        "system endpoints used for control, policy and debugging",
+        "",
+    );
+    sys.seal_wrap = true;
+    sys.config.passthrough_request_headers = vec!["Accept".into()];
+    let mut identity = MountEntry::new("identity/", "identity", "identity store", "");
+    identity.config.passthrough_request_headers = vec!["Authorization".into()];
+    vec![sys, identity, {
+        let mut cubbyhole =
+            MountEntry::new("cubbyhole/", "cubbyhole", "per-token private secret storage", "");
+        cubbyhole.local = true;
+        cubbyhole
+    }]
 }
 
 /// The built-in auth mounts every server has.
 fn default_auth() -> Vec<MountEntry> {
-    vec![MountEntry::new("token/", "token", "token based credentials", "auth_")]
+    let mut token = MountEntry::new("token/", "token", "token based credentials", "auth_");
+    token.config.token_type = DEFAULT_AUTH_TOKEN_TYPE.into();
+    vec![token]
 }
 
 impl Core {
@@ -141,6 +148,13 @@ impl Core {
             current.iter().find(|m| m.prefix.starts_with(&prefix) || prefix.starts_with(&m.prefix))
         {
             return Err(Error::invalid(format!("path is already in use at {}", existing.prefix)));
+        }
+        if is_auth {
+            // The reference records the token type and empty options on every auth mount.
+            if entry.config.token_type.is_empty() {
+                entry.config.token_type = DEFAULT_AUTH_TOKEN_TYPE.into();
+            }
+            entry.options.get_or_insert_with(Default::default);
         }
         if entry.engine_type == "kv-v2" {
             entry.engine_type = "kv".to_string();
