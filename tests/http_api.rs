@@ -235,6 +235,12 @@ fn mounts_are_injected_and_ui_preflight_answers() {
     let (_, up) = server.call("GET", "/v1/sys/auth/up", None);
     assert_eq!(up["data"]["config"]["token_type"], "default-service");
     assert_eq!(up["data"]["options"], json!({}));
+    // Tune reads repeat their fields at the top level, as the reference's do.
+    let (_, tune) = server.call("GET", "/v1/sys/auth/up/tune", None);
+    assert_eq!(tune["token_type"], "default-service");
+    assert_eq!(tune["data"]["default_lease_ttl"], tune["default_lease_ttl"]);
+    let (status, tidy) = server.call("POST", "/v1/auth/token/tidy", None);
+    assert_eq!(status, 202, "{tidy}");
     let (status, ui) = server.call("GET", "/v1/sys/internal/ui/mounts/secret/foo/bar", None);
     assert_eq!(status, 200);
     assert_eq!(ui["data"]["path"], "secret/");

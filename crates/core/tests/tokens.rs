@@ -172,7 +172,12 @@ async fn renew_accessors_and_roles() {
     .unwrap();
     let role =
         call(&core, "root", Operation::Read, "auth/token/roles/web", json!({})).await.unwrap();
-    assert_eq!(role.data.unwrap()["allowed_policies"], json!(["base", "web"]));
+    let role = role.data.unwrap();
+    assert_eq!(role["allowed_policies"], json!(["base", "web"]));
+    // Set through token_period, the legacy period reads 0 and uses are not shown (as the
+    // reference reads the role back).
+    assert_eq!((role["token_period"].clone(), role["period"].clone()), (json!(3600), json!(0)));
+    assert!(role.get("token_num_uses").is_none());
     let (rt, r) = create_on(&core, "auth/token/create/web", json!({})).await;
     let auth = r.auth.unwrap();
     assert_eq!(auth.policies, vec!["base", "default", "web"]);

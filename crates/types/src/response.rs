@@ -183,6 +183,14 @@ impl Response {
         }
     }
 
+    /// The answer to a tidy started in the background: 202 with the reference's warning
+    /// (word for word, as clients and tests of the reference expect it).
+    pub fn tidy_started() -> Self {
+        Response { status: Some(202), ..Response::default() }.with_warning(
+            "Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs.",
+        )
+    }
+
     /// Adds a warning (builder style).
     pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
         self.warnings.push(warning.into());

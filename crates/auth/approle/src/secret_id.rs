@@ -294,7 +294,5 @@ pub(crate) async fn tidy(state: Arc<AppRoleState>, req: Req) -> Result<Option<Re
     state.tidy_running.store(false, Ordering::Release);
     let removed = result?;
     tracing::info!(removed, "approle: tidied expired secret IDs");
-    let mut r = Response::default().with_warning("Tidy operation successfully started. Any information from the operation will be printed to Coffer's server logs.");
-    r.status = Some(202);
-    Ok(Some(r))
+    Ok(Some(Response::tidy_started()))
 }

@@ -157,9 +157,7 @@ async fn tidy(state: Arc<SysState>, _req: Req) -> Result<Option<Response>> {
     let active = state.core()?.active()?;
     let revoked = active.leases.expire_due(&active.mounts.load(), unix_now()).await?;
     tracing::info!(revoked, "lease tidy finished");
-    let mut r = Response::default().with_warning("Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs.");
-    r.status = Some(202);
-    Ok(Some(r))
+    Ok(Some(Response::tidy_started()))
 }
 
 async fn irrevocable(state: Arc<SysState>, _req: Req) -> Result<Option<Response>> {

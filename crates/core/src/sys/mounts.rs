@@ -242,7 +242,8 @@ fn read_tune_of(state: &SysState, prefix: &str) -> Result<Option<Response>> {
     let mounted = table
         .get(prefix)
         .ok_or_else(|| Error::invalid(format!("cannot fetch sysview for path {prefix:?}")))?;
-    Ok(Some(Response::json(tune_json(&mounted.entry))))
+    // The reference repeats the tune fields at the top level, as it does mount entries.
+    Ok(injected(tune_json(&mounted.entry)))
 }
 
 async fn read_tune(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {

@@ -35,28 +35,38 @@ pub struct TokenRole {
     pub token_num_uses: i64,
     /// Token type.
     pub token_type: String,
+    /// `period` as set through that legacy name (0 when set as `token_period`).
+    #[serde(default)]
+    pub period: i64,
+    /// `explicit_max_ttl` as set through that legacy name (0 when set with the token_ name).
+    #[serde(default)]
+    pub explicit_max_ttl: i64,
 }
 
 impl TokenRole {
     fn to_json(&self) -> serde_json::Value {
-        json!({
+        let mut out = json!({
             "allowed_entity_aliases": null,
             "allowed_policies": self.allowed_policies,
             "allowed_policies_glob": [],
             "disallowed_policies": self.disallowed_policies,
             "disallowed_policies_glob": [],
-            "explicit_max_ttl": self.token_explicit_max_ttl,
+            "explicit_max_ttl": self.explicit_max_ttl,
             "name": self.name,
             "orphan": self.orphan,
             "path_suffix": self.path_suffix,
-            "period": self.token_period,
+            "period": self.period,
             "renewable": self.renewable,
             "token_explicit_max_ttl": self.token_explicit_max_ttl,
             "token_no_default_policy": self.token_no_default_policy,
-            "token_num_uses": self.token_num_uses,
             "token_period": self.token_period,
             "token_type": if self.token_type.is_empty() { "default-service" } else { &self.token_type },
-        })
+        });
+        // Shown only when set, as the reference shows it.
+        if let (true, Some(map)) = (self.token_num_uses > 0, out.as_object_mut()) {
+            map.insert("token_num_uses".into(), json!(self.token_num_uses));
+        }
+        out
     }
 }
 
@@ -130,21 +140,21 @@ async fn write_role(_s: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
         }
         role.path_suffix = suffix;
     }
+    // The current name wins and clears the legacy one; the legacy name alone sets both (the
+    // reference's upgrade rule, whose reads show both).
     for (field, legacy) in
         [("token_period", "period"), ("token_explicit_max_ttl", "explicit_max_ttl")]
     {
-        let value = if req.has(field) {
-            Some(req.duration(field)?)
-        } else if req.has(legacy) {
-            Some(req.duration(legacy)?)
-        } else {
-            None
+        let (current, old) = match field {
+            "token_period" => (&mut role.token_period, &mut role.period),
+            _ => (&mut role.token_explicit_max_ttl, &mut role.explicit_max_ttl),
         };
-        if let Some(v) = value {
-            match field {
-                "token_period" => role.token_period = v,
-                _ => role.token_explicit_max_ttl = v,
-            }
+        if req.has(field) {
+            *current = req.duration(field)?;
+            *old = 0;
+        } else if req.has(legacy) {
+            *current = req.duration(legacy)?;
+            *old = *current;
         }
     }
     if req.has("token_no_default_policy") {

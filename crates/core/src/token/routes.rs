@@ -248,7 +248,5 @@ async fn tidy(state: Arc<TokenState>, _req: Req) -> Result<Option<Response>> {
     state.core()?.after_token_revocation(&active, &expired).await?;
     let dangling = active.tokens.tidy().await?;
     tracing::info!(expired = expired.len(), dangling, "token store: tidy finished");
-    Ok(Some(Response::default().with_warning(
-        "Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs.",
-    )))
+    Ok(Some(Response::tidy_started()))
 }

@@ -230,8 +230,8 @@ pub(crate) fn routes(router: Router<PkiState>) -> Router<PkiState> {
 async fn tidy(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     let mut params = TidyParams::default();
     params.apply(&req)?;
-    let mut response = Response { status: Some(202), ..Default::default() };
     if !params.anything() {
+        let mut response = Response { status: Some(202), ..Default::default() };
         response.warnings.push("No targets to tidy; specify at least one tidy operation (such as tidy_cert_store) to run.".into());
         return Ok(Some(response));
     }
@@ -241,8 +241,7 @@ async fn tidy(state: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
     let storage = req.storage().clone();
     let task_state = state.clone();
     tokio::spawn(async move { run(&task_state, &storage, &params, false).await });
-    response.warnings.push("Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs.".into());
-    Ok(Some(response))
+    Ok(Some(Response::tidy_started()))
 }
 
 /// Runs one pass and records its outcome.
