@@ -182,6 +182,10 @@ fn health_flags_and_unsupported_methods() {
     assert_eq!(seal_status["type"], "shamir");
     assert_eq!(seal_status["sealed"], false);
     assert_eq!(
+        seal_status["commit_date"], seal_status["build_date"],
+        "OpenBao's and Vault's names"
+    );
+    assert_eq!(
         request(&server.addr, "GET", "/v1/sys/leader", None, None).unwrap().1,
         json!({"ha_enabled": false})
     );

@@ -14,6 +14,9 @@ use zeroize::Zeroizing;
 use crate::token::TokenStore;
 use crate::{Active, Core};
 
+/// The date `sys/seal-status` reports for this build.
+const BUILD_DATE: &str = "2026-11-28T00:00:00Z";
+
 const SEAL_CONFIG_KEY: &str = "core/seal-config";
 const CLUSTER_KEY: &str = "core/cluster";
 
@@ -65,8 +68,10 @@ pub struct SealStatus {
     pub nonce: String,
     /// Semver version.
     pub version: &'static str,
-    /// Build date (compatibility field).
+    /// Build date (Vault's field).
     pub build_date: &'static str,
+    /// The same date under OpenBao's name for it (`bao status` prints it).
+    pub commit_date: &'static str,
     /// Always false.
     pub migration: bool,
     /// Always false.
@@ -121,7 +126,8 @@ impl Core {
             progress: if active.is_some() { 0 } else { progress },
             nonce: if active.is_some() { String::new() } else { nonce },
             version: coffer_types::VERSION,
-            build_date: "2026-11-28T00:00:00Z",
+            build_date: BUILD_DATE,
+            commit_date: BUILD_DATE,
             migration: false,
             recovery_seal: false,
             storage_type: self.config.storage_type.clone(),
