@@ -181,6 +181,7 @@ fn health_flags_and_unsupported_methods() {
     let (_, seal_status) = request(&server.addr, "GET", "/v1/sys/seal-status", None, None).unwrap();
     assert_eq!(seal_status["type"], "shamir");
     assert_eq!(seal_status["sealed"], false);
+    assert!(seal_status["commit_date"].is_string(), "{seal_status}");
     assert_eq!(
         seal_status["commit_date"], seal_status["build_date"],
         "OpenBao's and Vault's names"
