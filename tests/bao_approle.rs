@@ -34,6 +34,26 @@ fn approle_login_and_denials() {
     assert_eq!(secret["data"]["secret_id_num_uses"], 2);
     let accessors = bao_json(&bao, &server, &["list", "auth/approle/role/web/secret-id"]);
     assert_eq!(accessors, serde_json::json!([secret["data"]["secret_id_accessor"]]));
+    // A wrapped secret ID names its accessor in wrap_info, as the reference does; the
+    // trusted orchestrator can track it without unwrapping.
+    let wrapped = bao_json(
+        &bao,
+        &server,
+        &["write", "-f", "-wrap-ttl=60s", "auth/approle/role/web/secret-id"],
+    );
+    let accessor = wrapped["wrap_info"]["wrapped_accessor"].as_str().unwrap().to_string();
+    let token = wrapped["wrap_info"]["token"].as_str().unwrap().to_string();
+    let unwrapped = bao_json(&bao, &server, &["unwrap", &token]);
+    assert_eq!(unwrapped["data"]["secret_id_accessor"], accessor.as_str());
+    bao_ok(
+        &bao,
+        &server,
+        &[
+            "write",
+            "auth/approle/role/web/secret-id-accessor/destroy",
+            &format!("secret_id_accessor={accessor}"),
+        ],
+    );
 
     let login = bao_json(
         &bao,

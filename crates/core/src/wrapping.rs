@@ -37,6 +37,39 @@ impl Core {
         ttl: i64,
         path: &str,
     ) -> Result<Response> {
+        let lease = response.lease.clone().unwrap_or_default();
+        let wrapped = Wrapped {
+            data: response.data.clone(),
+            warnings: response.warnings.clone(),
+            auth: response.auth.clone(),
+            lease_id: lease.lease_id,
+            renewable: lease.renewable,
+            lease_duration: lease.lease_duration,
+        };
+        let bytes = serde_json::to_vec(&wrapped).map_err(|e| Error::internal(e.to_string()))?;
+        // What the wrapped response hands out: a token's accessor, or an AppRole secret ID's.
+        let wrapped_accessor = match (&response.auth, &response.data) {
+            (Some(auth), _) => auth.accessor.clone(),
+            (None, Some(data)) => data
+                .get("secret_id_accessor")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            (None, None) => String::new(),
+        };
+        let info = self.store_wrapped(active, &bytes, ttl, path, wrapped_accessor).await?;
+        Ok(Response { wrap_info: Some(info), ..Response::default() })
+    }
+
+    /// Stores an encoded wrapped response under a new single-use wrapping token.
+    async fn store_wrapped(
+        &self,
+        active: &Active,
+        bytes: &[u8],
+        ttl: i64,
+        path: &str,
+        wrapped_accessor: String,
+    ) -> Result<WrapInfo> {
         let now = unix_now();
         let entry = TokenEntry {
             accessor: random_base62(24),
@@ -51,32 +84,32 @@ impl Core {
             ..TokenEntry::default()
         };
         let token = TokenStore::generate();
-        let lease = response.lease.clone().unwrap_or_default();
-        let wrapped = Wrapped {
-            data: response.data.clone(),
-            warnings: response.warnings.clone(),
-            auth: response.auth.clone(),
-            lease_id: lease.lease_id,
-            renewable: lease.renewable,
-            lease_duration: lease.lease_duration,
-        };
-        let bytes = serde_json::to_vec(&wrapped).map_err(|e| Error::internal(e.to_string()))?;
         active.tokens.insert(&token, &entry).await?;
-        cubbyhole(self.barrier.clone(), &active.tokens.hash(&token))
-            .put("response", &bytes)
-            .await?;
-        let info = WrapInfo {
+        cubbyhole(self.barrier.clone(), &active.tokens.hash(&token)).put("response", bytes).await?;
+        Ok(WrapInfo {
             token: coffer_types::SecretString::new(token),
             accessor: entry.accessor,
             ttl,
             creation_time: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
             creation_path: path.to_string(),
-            wrapped_accessor: response
-                .auth
-                .as_ref()
-                .map(|a| a.accessor.clone())
-                .unwrap_or_default(),
-        };
+            wrapped_accessor,
+        })
+    }
+
+    /// `sys/wrapping/rewrap`: the same response under a new wrapping token with the old
+    /// one's TTL and creation path; the old token stops working.
+    pub(crate) async fn rewrap(&self, token: &str) -> Result<Response> {
+        let active = self.active()?;
+        let (hash, entry) = self.wrapping_entry(&active, token).await?;
+        let bytes = cubbyhole(self.barrier.clone(), &hash)
+            .get("response")
+            .await?
+            .ok_or_else(|| Error::invalid("wrapping token is not valid or does not exist"))?;
+        let info = self
+            .store_wrapped(&active, &bytes, entry.creation_ttl, &entry.path, String::new())
+            .await?;
+        let revoked = active.tokens.revoke_tree(&hash).await?;
+        self.after_token_revocation(&active, &revoked).await?;
         Ok(Response { wrap_info: Some(info), ..Response::default() })
     }
 

@@ -54,6 +54,32 @@ async fn a_wrapped_token_unwraps_once() {
     .await
     .unwrap();
     assert_eq!(looked.data.unwrap()["creation_path"], "auth/token/create");
+    // Rewrapping hands the same response to a new token (same TTL and path); the old one
+    // stops working.
+    let rewrapped = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/wrapping/rewrap",
+        json!({"token": wrapping_token}),
+        None,
+    )
+    .await
+    .unwrap()
+    .wrap_info
+    .unwrap();
+    assert_eq!((rewrapped.ttl, rewrapped.creation_path.as_str()), (120, "auth/token/create"));
+    let old = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/wrapping/unwrap",
+        json!({"token": wrapping_token}),
+        None,
+    )
+    .await;
+    assert_eq!(old.unwrap_err(), Error::invalid("wrapping token is not valid or does not exist"));
+    let wrapping_token = rewrapped.token.expose().to_string();
     // Unwrap with the wrapping token itself as the caller's token.
     let unwrapped =
         call(&core, &wrapping_token, Operation::Update, "sys/wrapping/unwrap", json!({}), None)

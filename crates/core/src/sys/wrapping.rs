@@ -1,4 +1,4 @@
-//! `sys/wrapping/{wrap,unwrap,lookup}`.
+//! `sys/wrapping/{wrap,unwrap,lookup,rewrap}`.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ pub(super) fn routes(router: Router<SysState>) -> Router<SysState> {
         .path(Path::new("wrapping/wrap").open_fields().write(wrap))
         .path(Path::new("wrapping/unwrap").field(Field::string("token")).write(unwrap))
         .path(Path::new("wrapping/lookup").field(Field::string("token")).write(lookup).read(lookup))
+        .path(Path::new("wrapping/rewrap").field(Field::string("token")).write(rewrap))
 }
 
 /// Echoes its body: the pipeline wraps it (the header is required).
@@ -41,4 +42,8 @@ async fn unwrap(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
 
 async fn lookup(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
     Ok(Some(Response::json(state.core()?.wrap_lookup(&token_of(&req)?).await?)))
+}
+
+async fn rewrap(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
+    Ok(Some(state.core()?.rewrap(&token_of(&req)?).await?))
 }
