@@ -31,6 +31,13 @@ fn status_and_secrets_engines() {
     assert_eq!(status, 200);
     assert_eq!(tune["data"]["max_lease_ttl"], 87600 * 3600);
 
+    // bao kv enable-versioning upgrades the v1 mount in place; its secrets stay readable.
+    bao_ok(&bao, &server, &["kv", "put", "kv1/app", "token=t-1"]);
+    bao_ok(&bao, &server, &["kv", "enable-versioning", "kv1"]);
+    let got = bao_json(&bao, &server, &["kv", "get", "kv1/app"]);
+    assert_eq!(got["data"]["data"]["token"], "t-1");
+    assert_eq!(got["data"]["metadata"]["version"], 1);
+
     bao_ok(&bao, &server, &["secrets", "disable", "kv1"]);
     let mounts = bao_json(&bao, &server, &["secrets", "list"]);
     assert!(mounts.get("kv1/").is_none());

@@ -260,6 +260,28 @@ fn mounts_are_injected_and_ui_preflight_answers() {
     let tune = json!({"default_lease_ttl": "45s"});
     assert_eq!(server.call("POST", "/v1/sys/mounts/kvt/tune", Some(&tune)).0, 204);
     assert_eq!(server.call("GET", "/v1/kvt/a", None).1["lease_duration"], 45);
+    // A v1 mount upgrades to v2 in place (bao kv enable-versioning); there is no way back.
+    let kv1 = json!({"type": "kv-v1"});
+    assert_eq!(server.call("POST", "/v1/sys/mounts/kvup", Some(&kv1)).0, 204);
+    assert_eq!(server.call("POST", "/v1/kvup/a/b", Some(&json!({"x": "1"}))).0, 204);
+    assert_eq!(server.call("POST", "/v1/kvup/c", Some(&json!({"y": "2"}))).0, 204);
+    let upgrade = json!({"options": {"version": "2"}});
+    let (status, tuned) = server.call("POST", "/v1/sys/mounts/kvup/tune", Some(&upgrade));
+    assert_eq!(status, 200);
+    assert!(tuned["warnings"][0].as_str().unwrap().starts_with("Upgrading mount"), "{tuned}");
+    let (status, read) = server.call("GET", "/v1/kvup/data/a/b", None);
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["data"]["data"], json!({"x": "1"}));
+    assert_eq!(read["data"]["metadata"]["version"], 1);
+    assert_eq!(server.call("GET", "/v1/kvup/data/c", None).1["data"]["data"], json!({"y": "2"}));
+    let (_, listed) = server.call("LIST", "/v1/kvup/metadata/", None);
+    assert_eq!(listed["data"]["keys"], json!(["a/", "c"]));
+    let downgrade = json!({"options": {"version": "1"}});
+    let (status, refused) = server.call("POST", "/v1/sys/mounts/kvup/tune", Some(&downgrade));
+    assert_eq!(
+        (status, refused),
+        (400, json!({"errors": ["cannot downgrade mount from version 2"]}))
+    );
     // A mount listed for everyone shows anonymous callers only what a login page needs.
     let tune = json!({"listing_visibility": "unauth"});
     let (status, _) = server.call("POST", "/v1/sys/mounts/secret/tune", Some(&tune));

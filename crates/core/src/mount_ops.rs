@@ -75,6 +75,9 @@ impl Core {
         for entry in self.read_table(AUTH_KEY).await? {
             mounted.push(self.build_mounted(entry, true)?);
         }
+        for m in &mounted {
+            m.backend.initialize().await?;
+        }
         Ok(MountTable::new(mounted))
     }
 
@@ -156,6 +159,12 @@ impl Core {
             }
             entry.options.get_or_insert_with(Default::default);
         }
+        if entry.engine_type == "kv-v1" {
+            entry.engine_type = "kv".to_string();
+            let mut options = entry.options.take().unwrap_or_default();
+            options.insert("version".into(), "1".into());
+            entry.options = Some(options);
+        }
         if entry.engine_type == "kv-v2" {
             entry.engine_type = "kv".to_string();
             let mut options = entry.options.take().unwrap_or_default();
@@ -163,6 +172,7 @@ impl Core {
             entry.options = Some(options);
         }
         let mounted = self.build_mounted(entry, is_auth)?;
+        mounted.backend.initialize().await?;
         let table = current.with(mounted);
         self.persist_from(&table, is_auth).await?;
         active.mounts.store(Arc::new(table));
@@ -219,7 +229,9 @@ impl Core {
         let mut entry = mounted.entry.clone();
         change(&mut entry)?;
         let rebuilt = if entry.options != mounted.entry.options {
-            self.build_mounted(entry, mounted.is_auth)?
+            let rebuilt = self.build_mounted(entry, mounted.is_auth)?;
+            rebuilt.backend.initialize().await?;
+            rebuilt
         } else {
             Arc::new(Mounted { entry, ..(*mounted).clone() })
         };

@@ -94,6 +94,13 @@ pub trait Backend: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Run once the mount is built (mounted, unsealed, or rebuilt by a tune of its options)
+    /// and before it serves: brings the engine's stored data up to date (KV upgrades v1 data
+    /// to v2 here). Must be idempotent; an `Err` keeps the mount from being (re)built.
+    async fn initialize(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Paths served without a token or needing `sudo`.
     fn special_paths(&self) -> SpecialPaths {
         SpecialPaths::default()

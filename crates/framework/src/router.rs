@@ -36,6 +36,7 @@ type ExistenceFn<S> = Arc<dyn Fn(Arc<S>, Req) -> BoxFuture<Result<bool>> + Send 
 type RenewFn<S> =
     Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<SecretLease>> + Send + Sync>;
 type RevokeFn<S> = Arc<dyn Fn(Arc<S>, SecretRequest) -> BoxFuture<Result<()>> + Send + Sync>;
+type InitializeFn<S> = Arc<dyn Fn(Arc<S>) -> BoxFuture<Result<()>> + Send + Sync>;
 type LoginRenewFn<S> =
     Arc<dyn Fn(Arc<S>, Req, IssuedLogin) -> BoxFuture<Result<LoginRenewal>> + Send + Sync>;
 
@@ -138,6 +139,7 @@ pub struct Router<S> {
     renew: Option<RenewFn<S>>,
     revoke: Option<RevokeFn<S>>,
     login_renewal: Option<LoginRenewFn<S>>,
+    initialize: Option<InitializeFn<S>>,
 }
 
 impl<S: Send + Sync + 'static> Router<S> {
@@ -150,7 +152,18 @@ impl<S: Send + Sync + 'static> Router<S> {
             renew: None,
             revoke: None,
             login_renewal: None,
+            initialize: None,
         }
+    }
+
+    /// Declares what runs before the mount serves (see [`Backend::initialize`]).
+    pub fn on_initialize<F, Fut>(mut self, init: F) -> Self
+    where
+        F: Fn(Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.initialize = Some(Arc::new(move |s| Box::pin(init(s))));
+        self
     }
 
     /// Declares how this engine's leased secrets are renewed and revoked.
@@ -247,6 +260,13 @@ impl<S: Send + Sync + 'static> Backend for Router<S> {
 
     fn special_paths(&self) -> SpecialPaths {
         self.special.clone()
+    }
+
+    async fn initialize(&self) -> Result<()> {
+        match &self.initialize {
+            Some(init) => init(self.state.clone()).await,
+            None => Ok(()),
+        }
     }
 
     async fn renew_secret(&self, req: SecretRequest) -> Result<SecretLease> {

@@ -261,6 +261,7 @@ async fn write_tune_of(state: &SysState, req: &Req, prefix: &str) -> Result<Opti
         _ => None,
     };
     let options = normalize_options(object(req, "options")?);
+    let mut upgraded = false;
     state
         .core()?
         .update_mount(prefix, |entry| {
@@ -271,10 +272,14 @@ async fn write_tune_of(state: &SysState, req: &Req, prefix: &str) -> Result<Opti
             if let Some(new) = options.filter(|o| !o.is_empty()) {
                 let old_version = entry.options.as_ref().and_then(|o| o.get("version")).cloned();
                 let new_version = new.get("version").cloned();
-                if entry.engine_type == "kv" && new_version.is_some() && new_version != old_version {
-                    return Err(Error::invalid(
-                        "changing the KV version of a mount in place is not supported; mount a new kv-v2 engine and copy the secrets",
-                    ));
+                if entry.engine_type == "kv" && new_version.is_some() && new_version != old_version
+                {
+                    // v1 → v2 upgrades in place (the new engine moves the data as it starts);
+                    // there is no way back, as in the reference.
+                    if kv_version(old_version.as_ref()) == 2 {
+                        return Err(Error::invalid("cannot downgrade mount from version 2"));
+                    }
+                    upgraded = kv_version(new_version.as_ref()) == 2;
                 }
                 let mut merged = entry.options.clone().unwrap_or_default();
                 merged.extend(new);
@@ -283,7 +288,21 @@ async fn write_tune_of(state: &SysState, req: &Req, prefix: &str) -> Result<Opti
             Ok(())
         })
         .await?;
+    if upgraded {
+        return Ok(Some(Response::default().with_warning(
+            "Upgrading mount from version 1 to version 2. This mount will be unavailable for a brief period and will resume service shortly.",
+        )));
+    }
     Ok(None)
+}
+
+/// The KV version an `options.version` value names (1 when absent or unknown).
+fn kv_version(value: Option<&Value>) -> u8 {
+    match value {
+        Some(Value::String(s)) if s == "2" => 2,
+        Some(Value::Number(n)) if n.as_u64() == Some(2) => 2,
+        _ => 1,
+    }
 }
 
 async fn write_tune(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {

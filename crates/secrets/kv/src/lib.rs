@@ -9,7 +9,8 @@
 //!   in `store`. Any other path answers 404 with a warning that points to the versioned API.
 //!
 //! Writes to one key are serialised by a striped lock (see `KvState`); each change of a key
-//! is one atomic storage batch, so metadata and version data never disagree.
+//! is one atomic storage batch, so metadata and version data never disagree. A v1 mount tuned
+//! to version 2 is upgraded in place when its v2 engine starts (`upgrade`).
 #![forbid(unsafe_code)]
 
 mod merge;
@@ -19,6 +20,7 @@ mod path_metadata;
 mod path_subkeys;
 mod path_versions;
 mod store;
+mod upgrade;
 mod v1;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -97,6 +99,7 @@ pub fn factory(config: BackendConfig) -> Result<Arc<dyn Backend>> {
         1 => Arc::new(router.path(v1::path())),
         _ => Arc::new(
             router
+                .on_initialize(move |_| upgrade::from_v1(config.storage.clone()))
                 .path(path_config::path())
                 .path(path_data::path())
                 .path(path_versions::delete_path())

@@ -29,8 +29,8 @@ pub(crate) fn path() -> Path<KvState> {
         .existence(exists)
 }
 
-/// Storage key of a v1 key.
-fn storage_key(path: &str) -> String {
+/// Storage key of a v1 key (also of a folder of keys, given with its trailing `/`).
+pub(crate) fn storage_key(path: &str) -> String {
     format!("data/{path}")
 }
 
