@@ -12,7 +12,7 @@ use aws_lc_rs::digest;
 use coffer_framework::{SecretRequest, read_json};
 use coffer_storage::{SharedStorage, WriteOp};
 use coffer_types::{
-    Error, LeaseInfo, Result, SecretLease, format_go_duration, random_base62, unix_now,
+    Error, LeaseInfo, Result, SecretLease, random_base62, ttl_capped_warning, unix_now,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -268,11 +268,7 @@ impl LeaseStore {
         let mut expire = now + wanted;
         if expire > entry.max_expire {
             expire = entry.max_expire;
-            warnings.push(format!(
-                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                format_go_duration(wanted),
-                format_go_duration(expire - now)
-            ));
+            warnings.push(ttl_capped_warning(wanted, expire - now));
         }
         let mut new = entry.clone();
         new.expire_time = expire;

@@ -45,7 +45,12 @@ async fn create_lookup_and_defaults() {
     // TTL above the max is capped with a warning.
     let (_, r) = create(&core, "root", json!({"policies": ["x"], "ttl": "100000h"})).await;
     assert_eq!(r.auth.unwrap().lease_duration, 768 * 3600);
-    assert!(r.warnings[0].contains("exceeded the effective max_ttl"), "{:?}", r.warnings);
+    assert_eq!(
+        r.warnings,
+        [
+            "TTL of \"100000h\" exceeded the effective max_ttl of \"768h\"; TTL value is capped accordingly"
+        ]
+    );
     // Root children without a TTL never expire.
     let (_, r) = create(&core, "root", json!({})).await;
     assert_eq!(r.auth.unwrap().lease_duration, 0);

@@ -76,10 +76,40 @@ pub fn format_go_duration(secs: i64) -> String {
     }
 }
 
+/// Formats whole seconds as Go prints them with trailing zero units dropped (`2h`, `20m`,
+/// `1h30m`, `45s`), as the reference's TTL warnings do.
+pub fn format_short_duration(secs: i64) -> String {
+    let full = format_go_duration(secs);
+    let trimmed = if full.ends_with("m0s") { &full[..full.len() - 2] } else { &full };
+    trimmed.strip_suffix("h0m").map(|h| format!("{h}h")).unwrap_or_else(|| trimmed.to_string())
+}
+
+/// The reference's warning when a requested TTL (seconds) is capped to the effective max.
+pub fn ttl_capped_warning(wanted: i64, max: i64) -> String {
+    format!(
+        "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+        format_short_duration(wanted),
+        format_short_duration(max)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn short_durations_drop_trailing_zero_units() {
+        let cases = [(7200, "2h"), (1200, "20m"), (5400, "1h30m"), (45, "45s"), (3630, "1h0m30s")];
+        for (secs, text) in cases {
+            assert_eq!(format_short_duration(secs), text);
+        }
+        assert_eq!(format_short_duration(0), "0s");
+        assert_eq!(
+            ttl_capped_warning(999_999 * 3600, 768 * 3600),
+            "TTL of \"999999h\" exceeded the effective max_ttl of \"768h\"; TTL value is capped accordingly"
+        );
+    }
 
     #[test]
     fn parses_the_forms_clients_send() {

@@ -12,7 +12,10 @@ mod request;
 mod response;
 mod secret;
 
-pub use duration::{format_go_duration, parse_duration, parse_duration_str};
+pub use duration::{
+    format_go_duration, format_short_duration, parse_duration, parse_duration_str,
+    ttl_capped_warning,
+};
 pub use error::Error;
 pub use fields::{coerce_bool, coerce_int, coerce_string, coerce_string_list, coerce_string_map};
 pub use ids::{new_uuid, random_base62, random_bytes, request_id, unix_now};

@@ -1,7 +1,7 @@
 //! Creating child tokens: parameters, the rules of the contract (policy subset, orphan and
 //! periodic tokens need root or sudo, TTL capping), and roles.
 
-use coffer_types::{Error, Map, Result, format_go_duration, random_base62, unix_now};
+use coffer_types::{Error, Map, Result, random_base62, ttl_capped_warning, unix_now};
 
 use super::TokenEntry;
 use super::roles::TokenRole;
@@ -166,11 +166,7 @@ pub(crate) fn build(
         ttl = ctx.default_ttl;
     }
     if ttl > max_ttl && (period == 0 || explicit_max > 0) {
-        warnings.push(format!(
-            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-            format_go_duration(ttl),
-            format_go_duration(max_ttl)
-        ));
+        warnings.push(ttl_capped_warning(ttl, max_ttl));
         ttl = max_ttl;
     }
     let now = unix_now();
@@ -265,11 +261,7 @@ pub(crate) fn renewed(
     let mut expire = now + wanted;
     if expire > max_expire {
         expire = max_expire;
-        warnings.push(format!(
-            "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-            format_go_duration(wanted),
-            format_go_duration((max_expire - now).max(0))
-        ));
+        warnings.push(ttl_capped_warning(wanted, (max_expire - now).max(0)));
     }
     let mut new = entry.clone();
     new.expire_time = expire;
