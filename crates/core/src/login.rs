@@ -41,8 +41,10 @@ impl Core {
         policies.sort();
         policies.dedup();
         let now = unix_now();
+        let batch = login_token_type(&login.token_type, &config.token_type) == "batch";
         let entry = TokenEntry {
-            accessor: random_base62(24),
+            // Batch tokens have no accessor and are never renewed (as the reference's).
+            accessor: if batch { String::new() } else { random_base62(24) },
             policies,
             path: path.to_string(),
             display_name: display_name(&mount.prefix, &login.display_name),
@@ -53,8 +55,8 @@ impl Core {
             explicit_max_ttl: login.explicit_max_ttl,
             period: login.period,
             num_uses: login.num_uses,
-            token_type: "service".into(),
-            renewable: true,
+            token_type: if batch { "batch" } else { "service" }.into(),
+            renewable: !batch,
             mount_max_ttl: max,
             mount_accessor: mount.entry.accessor.clone(),
             bound_cidrs: login.bound_cidrs.clone(),
@@ -75,9 +77,22 @@ impl Core {
                 .await?;
             entry.entity_id = entity.id.clone();
         }
-        let token = TokenStore::generate();
+        let token = if batch { TokenStore::generate_batch() } else { TokenStore::generate() };
         active.tokens.insert(&token, &entry).await?;
         Ok(entry.auth(&token, now))
+    }
+}
+
+/// The type of a login's token: a mount tuned to `service` or `batch` decides; else the
+/// role's choice; else the mount's default (`default-service` unless tuned).
+fn login_token_type(role: &str, mount: &str) -> &'static str {
+    match (mount, role) {
+        ("batch", _) => "batch",
+        ("service", _) => "service",
+        (_, "batch") => "batch",
+        (_, "service") => "service",
+        ("default-batch", _) => "batch",
+        _ => "service",
     }
 }
 

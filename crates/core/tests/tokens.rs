@@ -245,3 +245,40 @@ async fn uses_and_expiry() {
         "only root is left after cleanup"
     );
 }
+
+#[tokio::test]
+async fn batch_tokens_as_the_reference_issues_them() {
+    let core = dev().await;
+    let maker = r#"path "auth/token/create" { capabilities = ["update"] }"#;
+    call(&core, "root", Operation::Update, "sys/policies/acl/maker", json!({"policy": maker}))
+        .await
+        .unwrap();
+    let (parent, _) = create(&core, "root", json!({"policies": ["maker"]})).await;
+    let (batch, r) = create(&core, &parent, json!({"type": "batch", "ttl": "1h"})).await;
+    assert!(batch.starts_with("b."), "{batch}");
+    let auth = r.auth.unwrap();
+    assert_eq!((auth.accessor.as_str(), auth.renewable, auth.lease_duration), ("", false, 3600));
+    let me = call(&core, &batch, Operation::Read, "auth/token/lookup-self", json!({})).await;
+    let me = me.unwrap().data.unwrap();
+    assert_eq!((me["type"].clone(), me["accessor"].clone()), (json!("batch"), json!("")));
+    let renew = call(&core, &batch, Operation::Update, "auth/token/renew-self", json!({})).await;
+    assert_eq!(renew.unwrap_err(), Error::invalid("batch tokens cannot be renewed"));
+    let revoke = call(&core, &batch, Operation::Update, "auth/token/revoke-self", json!({})).await;
+    assert_eq!(revoke.unwrap_err(), Error::invalid("batch tokens cannot be revoked"));
+    let child = call(&core, &batch, Operation::Update, "auth/token/create", json!({})).await;
+    assert_eq!(child.unwrap_err(), Error::invalid("batch tokens cannot create more tokens"));
+    // It dies with its parent.
+    call(&core, &parent, Operation::Update, "auth/token/revoke-self", json!({})).await.unwrap();
+    assert!(lookup(&core, &batch).await.is_err());
+
+    let role = |data: Value| call(&core, "root", Operation::Update, "auth/token/roles/b", data);
+    assert_eq!(
+        role(json!({"token_type": "batch"})).await.unwrap_err(),
+        Error::invalid(
+            "'token_type' cannot be 'batch' when role is set to generate non-orphan tokens"
+        )
+    );
+    role(json!({"token_type": "batch", "orphan": true})).await.unwrap();
+    let (from_role, _) = create_on(&core, "auth/token/create/b", json!({})).await;
+    assert!(from_role.starts_with("b."), "{from_role}");
+}

@@ -150,12 +150,6 @@ impl TokenFields {
         Ok(())
     }
 
-    /// A warning for settings stored but not honoured yet.
-    pub fn warning(&self) -> Option<String> {
-        matches!(self.token_type.as_str(), "batch" | "default-batch")
-            .then(|| "batch tokens are not supported yet: logins issue service tokens".to_string())
-    }
-
     /// Adds the `token_*` keys of a read to `out`.
     pub fn write_json(&self, out: &mut Map) {
         let entries = [
@@ -186,6 +180,7 @@ impl TokenFields {
             num_uses: self.num_uses,
             no_default_policy: self.no_default_policy,
             bound_cidrs: self.bound_cidrs.clone(),
+            token_type: self.token_type.clone(),
             ..Login::default()
         }
     }

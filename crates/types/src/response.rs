@@ -120,6 +120,8 @@ pub struct Login {
     pub no_default_policy: bool,
     /// CIDRs the token may be used from (empty = anywhere).
     pub bound_cidrs: Vec<String>,
+    /// The token type the role asks for (`service`, `batch`, `default`/"" for the mount's).
+    pub token_type: String,
     /// The identity alias of the caller (name and metadata), when the method has one.
     pub alias_name: String,
     /// Alias metadata.

@@ -166,7 +166,7 @@ async fn write_role(state: Arc<AppRoleState>, mut req: Req) -> Result<Option<Res
     let bytes = serde_json::to_vec(&role).map_err(|e| Error::internal(e.to_string()))?;
     ops.push(WriteOp::Put { key: role_key(&name), value: bytes });
     req.storage().batch(ops).await?;
-    Ok(role.token.warning().map(|w| Response::default().with_warning(w)))
+    Ok(None)
 }
 
 async fn delete_role(state: Arc<AppRoleState>, req: Req) -> Result<Option<Response>> {

@@ -471,3 +471,25 @@ async fn legacy_names_are_echoed_only_when_used() {
     assert_eq!((&role["policies"], &role["period"]), (&json!(["a"]), &json!(3600)));
     assert_eq!(role["token_policies"], json!(["a"]));
 }
+
+#[tokio::test]
+async fn a_batch_role_logs_in_with_batch_tokens() {
+    let core = core().await;
+    let role = json!({"token_type": "batch", "token_policies": "app", "token_ttl": "10m"});
+    assert!(root(&core, Operation::Update, "role/ci", role).await.unwrap().is_empty());
+    let id = role_id(&core, "ci").await;
+    let secret = secret_id(&core, "ci", json!({})).await;
+    let auth = login(&core, &id, secret["secret_id"].as_str().unwrap()).await.unwrap();
+    let auth = auth.auth.unwrap();
+    assert!(auth.client_token.expose().starts_with("b."));
+    assert_eq!((auth.accessor.as_str(), auth.renewable), ("", false));
+    assert_eq!(auth.lease_duration, 600);
+    let me = core
+        .handle(
+            Request::new(Operation::Read, "auth/token/lookup-self")
+                .with_token(auth.client_token.expose()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(data(me)["type"], "batch");
+}

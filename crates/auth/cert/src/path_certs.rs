@@ -191,7 +191,7 @@ async fn write_cert(_s: Arc<()>, mut req: Req) -> Result<Option<Response>> {
     apply(&mut role, &mut req)?;
     let bytes = serde_json::to_vec(&role).map_err(|e| Error::internal(e.to_string()))?;
     req.storage().put(&key(&name), &bytes).await?;
-    Ok(role.token.warning().map(|w| Response::warnings_only(vec![w])))
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -311,7 +311,7 @@ async fn write_role(_s: Arc<JwtState>, mut req: Req) -> Result<Option<Response>>
     apply(&mut role, &mut req, creating)?;
     let bytes = serde_json::to_vec(&role).map_err(|e| Error::internal(e.to_string()))?;
     req.storage().put(&role_key(&name), &bytes).await?;
-    let mut warnings: Vec<String> = role.token.warning().into_iter().collect();
+    let mut warnings: Vec<String> = Vec::new();
     if role.verbose_oidc_logging {
         warnings
             .push("verbose_oidc_logging has no effect: Coffer never logs tokens or claims".into());

@@ -156,7 +156,7 @@ async fn write_role(_s: Arc<KubeState>, mut req: Req) -> Result<Option<Response>
     apply(&mut role, &mut req)?;
     let bytes = serde_json::to_vec(&role).map_err(|e| Error::internal(e.to_string()))?;
     req.storage().put(&role_key(&name), &bytes).await?;
-    Ok(role.token.warning().map(|w| Response::warnings_only(vec![w])))
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -106,12 +106,22 @@ pub(crate) fn build(
     if ctx.parent.token_type == "batch" {
         return Err(Error::invalid("batch tokens cannot create more tokens"));
     }
-    let token_type = match params.token_type.as_str() {
-        "" | "service" => "service",
-        "batch" => return Err(Error::invalid("batch tokens are not supported by this server yet")),
-        other => return Err(Error::invalid(format!("unsupported token type {other:?}"))),
+    let wanted_type = match (params.token_type.as_str(), role) {
+        ("", Some(r)) => r.token_type.as_str(),
+        (given, _) => given,
     };
-    let token = if params.id.is_empty() {
+    let token_type = match wanted_type {
+        "" | "service" | "default-service" | "default" => "service",
+        "batch" | "default-batch" => "batch",
+        other => return Err(Error::invalid(format!("invalid 'token_type' value {other:?}"))),
+    };
+    let batch = token_type == "batch";
+    let token = if batch {
+        if !params.id.is_empty() {
+            return Err(Error::invalid("batch tokens cannot have a custom ID"));
+        }
+        super::TokenStore::generate_batch()
+    } else if params.id.is_empty() {
         super::TokenStore::generate()
     } else {
         if !ctx.parent.is_root() {
@@ -176,7 +186,8 @@ pub(crate) fn build(
         format!("token-{}", params.display_name.trim_start_matches("token-"))
     };
     let entry = TokenEntry {
-        accessor: random_base62(24),
+        // Batch tokens have no accessor and cannot be renewed (as the reference's).
+        accessor: if batch { String::new() } else { random_base62(24) },
         policies,
         path: ctx.path.clone(),
         display_name,
@@ -191,7 +202,7 @@ pub(crate) fn build(
         num_uses: role.map_or(0, |r| r.token_num_uses).max(params.num_uses),
         parent: if orphan { String::new() } else { ctx.parent_hash.to_string() },
         token_type: token_type.to_string(),
-        renewable: params.renewable.unwrap_or(role.is_none_or(|r| r.renewable)),
+        renewable: !batch && params.renewable.unwrap_or(role.is_none_or(|r| r.renewable)),
         entity_id: String::new(),
         role: role.map(|r| r.name.clone()).unwrap_or_default(),
         mount_max_ttl: ctx.max_ttl,

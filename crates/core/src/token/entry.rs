@@ -77,6 +77,11 @@ fn rfc3339(unix: i64) -> String {
 }
 
 impl TokenEntry {
+    /// Whether this is a batch token (no accessor, never renewed, never revoked by hand).
+    pub fn is_batch(&self) -> bool {
+        self.token_type == "batch"
+    }
+
     /// Whether the token holds the root policy.
     pub fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")

@@ -165,12 +165,15 @@ async fn write_role(_s: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     }
     if req.has("token_type") {
         let t = req.str("token_type")?;
-        if !matches!(t.as_str(), "" | "service" | "default-service") {
-            return Err(Error::invalid(format!(
-                "token_type {t:?} is not supported by this server yet"
-            )));
+        if !matches!(t.as_str(), "" | "service" | "default-service" | "batch" | "default-batch") {
+            return Err(Error::invalid(format!("invalid 'token_type' value {t:?}")));
         }
         role.token_type = t;
+    }
+    if role.token_type == "batch" && !role.orphan {
+        return Err(Error::invalid(
+            "'token_type' cannot be 'batch' when role is set to generate non-orphan tokens",
+        ));
     }
     let bytes = serde_json::to_vec(&role).map_err(|e| Error::internal(e.to_string()))?;
     req.storage().put(&format!("roles/{name}"), &bytes).await?;

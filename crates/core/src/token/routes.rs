@@ -201,6 +201,9 @@ async fn renew(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
             "renew-accessor" => Error::invalid("invalid accessor"),
             _ => Error::invalid("token not found"),
         })?;
+    if entry.is_batch() {
+        return Err(Error::invalid("batch tokens cannot be renewed"));
+    }
     if entry.num_uses == super::REVOCATION_PENDING {
         // Its last use is this very request: nothing is left to renew (the reference's words).
         return Err(Error::invalid("token not found"));
@@ -222,12 +225,15 @@ async fn renew(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
 async fn revoke(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     let active = state.active()?;
     let store = &active.tokens;
-    let Some((_, hash, _)) = target(store, &req).await? else {
+    let Some((_, hash, entry)) = target(store, &req).await? else {
         if req.inner.path == "revoke-accessor" {
             return Ok(Some(Response::default().with_warning("No token found with this accessor")));
         }
         return Ok(None);
     };
+    if entry.is_batch() {
+        return Err(Error::invalid("batch tokens cannot be revoked"));
+    }
     let revoked = if req.inner.path == "revoke-orphan" {
         store.revoke_orphan(&hash).await?
     } else {

@@ -101,6 +101,12 @@ impl TokenStore {
         format!("s.{}", random_base62(24))
     }
 
+    /// A new batch token: `b.` and a longer random part (the reference's are longer still,
+    /// being encrypted blobs; clients only look at the prefix).
+    pub fn generate_batch() -> String {
+        format!("b.{}", random_base62(64))
+    }
+
     /// Creates a root token (`id` given in dev mode, random otherwise) and returns it.
     pub async fn create_root(&self, id: Option<&str>, display_name: &str) -> Result<SecretString> {
         let token = match id {
@@ -126,13 +132,13 @@ impl TokenStore {
         if self.storage.get(&format!("id/{hash}")).await?.is_some() {
             return Err(Error::invalid("cannot create a token with a duplicate ID"));
         }
-        let mut ops = vec![
-            WriteOp::Put { key: format!("id/{hash}"), value: encode(entry)? },
-            WriteOp::Put {
+        let mut ops = vec![WriteOp::Put { key: format!("id/{hash}"), value: encode(entry)? }];
+        if !entry.accessor.is_empty() {
+            ops.push(WriteOp::Put {
                 key: format!("accessor/{}", entry.accessor),
                 value: hash.clone().into_bytes(),
-            },
-        ];
+            });
+        }
         if !entry.parent.is_empty() {
             ops.push(WriteOp::Put {
                 key: format!("parent/{}/{hash}", entry.parent),
@@ -150,7 +156,7 @@ impl TokenStore {
         }
         // Only tokens that expire are leases (as the reference): a root token is never
         // revoked by prefix.
-        if !entry.path.is_empty() && entry.expire_time > 0 {
+        if !entry.path.is_empty() && entry.expire_time > 0 && !entry.is_batch() {
             ops.push(WriteOp::Put { key: path_key(&entry.path, &hash), value: Vec::new() });
         }
         self.storage.batch(ops).await?;
@@ -309,7 +315,9 @@ impl TokenStore {
     async fn delete_one(&self, hash: &str) -> Result<()> {
         let mut ops = vec![WriteOp::Delete { key: format!("id/{hash}") }];
         if let Some(entry) = self.raw_entry(hash).await? {
-            ops.push(WriteOp::Delete { key: format!("accessor/{}", entry.accessor) });
+            if !entry.accessor.is_empty() {
+                ops.push(WriteOp::Delete { key: format!("accessor/{}", entry.accessor) });
+            }
             if !entry.parent.is_empty() {
                 ops.push(WriteOp::Delete { key: format!("parent/{}/{hash}", entry.parent) });
             }
