@@ -5,6 +5,7 @@
 
 mod login;
 mod role;
+mod role_fields;
 mod secret_id;
 mod state;
 
@@ -20,6 +21,7 @@ pub fn factory(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
     let router = Router::new(Arc::new(AppRoleState::new()))
         .special_paths(SpecialPaths { unauthenticated: vec!["login".into()], sudo: Vec::new() });
     let router = role::routes(router);
+    let router = role_fields::routes(router);
     let router = secret_id::routes(router);
     Ok(Arc::new(login::routes(router)))
 }

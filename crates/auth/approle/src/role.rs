@@ -39,7 +39,8 @@ pub struct Role {
 }
 
 impl Role {
-    fn to_json(&self) -> Value {
+    /// The read shape of the role.
+    pub(crate) fn to_json(&self) -> Value {
         let mut out = Map::new();
         out.insert("bind_secret_id".into(), json!(self.bind_secret_id));
         out.insert("local_secret_ids".into(), json!(self.local_secret_ids));
@@ -66,8 +67,9 @@ pub(crate) async fn load(req: &Req, name: &str) -> Result<Option<Role>> {
     read_json(req.storage(), &role_key(name)).await
 }
 
-pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
-    let role = token_fields::declare(Path::new("role/{role_name}"))
+/// Declares every setting a role write takes on `path` (the role and its per-field paths).
+pub(crate) fn declare_fields(path: Path<AppRoleState>) -> Path<AppRoleState> {
+    token_fields::declare(path)
         .field(Field::bool("bind_secret_id").default(true))
         .field(Field::list("secret_id_bound_cidrs"))
         .field(Field::list("bound_cidr_list"))
@@ -75,6 +77,17 @@ pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
         .field(Field::duration("secret_id_ttl"))
         .field(Field::bool("local_secret_ids"))
         .field(Field::string("role_id"))
+}
+
+/// Stores a role as it is (its role ID index unchanged).
+pub(crate) async fn save(req: &Req, role: &Role) -> Result<()> {
+    let bytes = serde_json::to_vec(role).map_err(|e| Error::internal(e.to_string()))?;
+    req.storage().put(&role_key(&role.name), &bytes).await?;
+    Ok(())
+}
+
+pub(crate) fn routes(router: Router<AppRoleState>) -> Router<AppRoleState> {
+    let role = declare_fields(Path::new("role/{role_name}"))
         .read(read_role)
         .write(write_role)
         .delete(delete_role)
@@ -101,7 +114,8 @@ fn non_negative(name: &str, v: i64) -> Result<i64> {
     if v < 0 { Err(Error::invalid(format!("{name} cannot be negative"))) } else { Ok(v) }
 }
 
-async fn write_role(state: Arc<AppRoleState>, mut req: Req) -> Result<Option<Response>> {
+/// Creates or updates a role with the settings the request carries.
+pub(crate) async fn write_role(state: Arc<AppRoleState>, mut req: Req) -> Result<Option<Response>> {
     let name = req.capture("role_name").to_lowercase();
     let salt = state.salt(req.storage()).await?;
     let _guard = state.roles.lock().await;

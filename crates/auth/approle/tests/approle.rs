@@ -493,3 +493,37 @@ async fn a_batch_role_logs_in_with_batch_tokens() {
         .unwrap();
     assert_eq!(data(me)["type"], "batch");
 }
+
+#[tokio::test]
+async fn one_setting_at_a_time() {
+    let core = core().await;
+    write(&core, "role/f", json!({"token_policies": "a,b", "secret_id_ttl": "10m"})).await;
+    assert_eq!(
+        read(&core, "role/f/policies").await.unwrap(),
+        json!({"token_policies": ["a", "b"]})
+    );
+    assert_eq!(read(&core, "role/f/secret-id-ttl").await.unwrap(), json!({"secret_id_ttl": 600}));
+    assert_eq!(
+        read(&core, "role/f/token-bound-cidrs").await.unwrap(),
+        json!({"token_bound_cidrs": null})
+    );
+    assert_eq!(read(&core, "role/f/period").await.unwrap(), json!({"token_period": 0}));
+    write(&core, "role/f/token-ttl", json!({"token_ttl": "1h"})).await;
+    assert_eq!(read(&core, "role/f/token-ttl").await.unwrap(), json!({"token_ttl": 3600}));
+    write(&core, "role/f/policies", json!({"policies": "c"})).await;
+    assert_eq!(
+        read(&core, "role/f/policies").await.unwrap(),
+        json!({"token_policies": ["c"], "policies": ["c"]})
+    );
+    root(&core, Operation::Delete, "role/f/secret-id-ttl", json!({})).await.unwrap();
+    assert_eq!(read(&core, "role/f").await.unwrap()["secret_id_ttl"], 0);
+    root(&core, Operation::Delete, "role/f/policies", json!({})).await.unwrap();
+    assert_eq!(read(&core, "role/f/policies").await.unwrap(), json!({"token_policies": []}));
+    let missing =
+        root(&core, Operation::Update, "role/nope/token-ttl", json!({"token_ttl": 5})).await;
+    assert_eq!(missing.unwrap_err(), Error::invalid("role nope does not exist"));
+    assert_eq!(
+        read(&core, "role/f/local-secret-ids").await.unwrap(),
+        json!({"local_secret_ids": false})
+    );
+}
