@@ -38,6 +38,18 @@ fn status_and_secrets_engines() {
     assert_eq!(got["data"]["data"]["token"], "t-1");
     assert_eq!(got["data"]["metadata"]["version"], 1);
 
+    // bao secrets move: the data follows the mount to its new path.
+    bao_ok(&bao, &server, &["secrets", "move", "kv1", "kv1-moved"]);
+    let got = bao_json(&bao, &server, &["kv", "get", "kv1-moved/app"]);
+    assert_eq!(got["data"]["data"]["token"], "t-1");
+    let (status, refused) =
+        server.call("POST", "/v1/sys/remount", Some(&json!({"from": "kv1-moved", "to": "secret"})));
+    assert_eq!((status, refused), (400, json!({"errors": ["path already in use at \"secret/\""]})));
+    let (status, _) =
+        server.call("POST", "/v1/sys/remount", Some(&json!({"from": "sys", "to": "sys2"})));
+    assert_eq!(status, 400);
+    bao_ok(&bao, &server, &["secrets", "move", "kv1-moved", "kv1"]);
+
     bao_ok(&bao, &server, &["secrets", "disable", "kv1"]);
     let mounts = bao_json(&bao, &server, &["secrets", "list"]);
     assert!(mounts.get("kv1/").is_none());

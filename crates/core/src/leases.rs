@@ -154,6 +154,37 @@ impl LeaseStore {
         read_json(&self.storage, &format!("lease/{lease_id}")).await
     }
 
+    /// After a remount: the leases of the mount that was at `old_prefix` are renewed and
+    /// revoked through it at `new_prefix` (their ids, opaque to clients, stay). `id_prefixes`
+    /// are the prefixes their ids can start with (every path the mount has had).
+    pub async fn rehome(
+        &self,
+        id_prefixes: &[String],
+        old_prefix: &str,
+        new_prefix: &str,
+    ) -> Result<usize> {
+        let mut moved = 0;
+        for id_prefix in id_prefixes {
+            let mut walk = self.walk(id_prefix);
+            loop {
+                let ids = self.next_ids(&mut walk).await?;
+                if ids.is_empty() {
+                    break;
+                }
+                for id in ids {
+                    let Some(old) = self.get(&id).await? else { continue };
+                    if old.mount_prefix != old_prefix {
+                        continue;
+                    }
+                    let new = LeaseEntry { mount_prefix: new_prefix.to_string(), ..old.clone() };
+                    self.put(Some(&old), &new).await?;
+                    moved += 1;
+                }
+            }
+        }
+        Ok(moved)
+    }
+
     async fn put(&self, old: Option<&LeaseEntry>, new: &LeaseEntry) -> Result<()> {
         let value = serde_json::to_vec(new).map_err(|e| Error::internal(e.to_string()))?;
         let mut ops = vec![WriteOp::Put { key: format!("lease/{}", new.lease_id), value }];

@@ -191,16 +191,18 @@ impl Core {
         let table = current.without(prefix);
         self.persist_from(&table, mounted.is_auth).await?;
         active.mounts.store(Arc::new(table));
-        let mut walk = active.leases.walk(prefix);
-        loop {
-            let ids = active.leases.next_ids(&mut walk).await?;
-            if ids.is_empty() {
-                break;
-            }
-            for lease in ids {
-                if active.leases.revoke(&current, &lease, false).await.is_err() {
-                    tracing::warn!(lease = %lease, "disable: the engine could not revoke a lease; dropping it");
-                    active.leases.revoke(&current, &lease, true).await?;
+        for id_prefix in mounted.entry.lease_prefixes(prefix) {
+            let mut walk = active.leases.walk(&id_prefix);
+            loop {
+                let ids = active.leases.next_ids(&mut walk).await?;
+                if ids.is_empty() {
+                    break;
+                }
+                for lease in ids {
+                    if active.leases.revoke(&current, &lease, false).await.is_err() {
+                        tracing::warn!(lease = %lease, "disable: the engine could not revoke a lease; dropping it");
+                        active.leases.revoke(&current, &lease, true).await?;
+                    }
                 }
             }
         }
@@ -210,6 +212,51 @@ impl Core {
             tracing::info!(mount = %prefix, revoked = revoked.len(), "auth mount disabled: its tokens are revoked");
         }
         mounted.storage.delete_prefix("").await?;
+        Ok(())
+    }
+
+    /// Moves the mount at `from` to `to` (both routing prefixes with their trailing `/`;
+    /// auth mounts stay under `auth/`): same engine, same data (storage follows the mount's
+    /// uuid, not its path), its leases renewed through the new path.
+    pub async fn remount(&self, from: &str, to: &str) -> Result<()> {
+        let active = self.active()?;
+        let _guard = active.mount_lock.lock().await;
+        let current = active.mounts.load_full();
+        let mounted = current
+            .get(from)
+            .cloned()
+            .ok_or_else(|| Error::invalid(format!("no matching mount at {from:?}")))?;
+        if mounted.entry.is_builtin() {
+            return Err(Error::invalid(format!("cannot remount {from:?}")));
+        }
+        let reserved = ["sys/", "cubbyhole/", "identity/"];
+        let auth_target = to.starts_with("auth/");
+        if auth_target != mounted.is_auth
+            || to == "auth/"
+            || reserved.iter().any(|r| to.starts_with(r) || r.starts_with(to))
+        {
+            return Err(Error::invalid(format!("cannot remount to destination {to}")));
+        }
+        if let Some(existing) =
+            current.iter().find(|m| m.prefix.starts_with(to) || to.starts_with(&m.prefix))
+        {
+            return Err(Error::invalid(format!("path already in use at {:?}", existing.prefix)));
+        }
+        let mut entry = mounted.entry.clone();
+        entry.path = if mounted.is_auth {
+            to.trim_start_matches("auth/").to_string()
+        } else {
+            to.to_string()
+        };
+        let id_prefixes = mounted.entry.lease_prefixes(from);
+        entry.previous_prefixes.push(from.to_string());
+        let moved = self.build_mounted(entry, mounted.is_auth)?;
+        moved.backend.initialize().await?;
+        let table = current.without(from).with(moved);
+        self.persist_from(&table, mounted.is_auth).await?;
+        active.mounts.store(Arc::new(table));
+        let leases = active.leases.rehome(&id_prefixes, from, to).await?;
+        tracing::info!(from = %from, to = %to, leases, "mount moved");
         Ok(())
     }
 

@@ -88,6 +88,24 @@ pub struct MountEntry {
     /// Kept for compatibility.
     #[serde(default)]
     pub external_entropy_access: bool,
+    /// The routing prefixes the mount had before it was moved (`sys/remount`): its older
+    /// leases carry them in their ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_prefixes: Vec<String>,
+}
+
+impl MountEntry {
+    /// Every lease-id prefix this mount's leases can have: its current routing prefix
+    /// (`prefix`) and those it had before moves.
+    pub fn lease_prefixes(&self, prefix: &str) -> Vec<String> {
+        let mut all = vec![prefix.to_string()];
+        for previous in &self.previous_prefixes {
+            if !all.contains(previous) {
+                all.push(previous.clone());
+            }
+        }
+        all
+    }
 }
 
 impl MountEntry {
@@ -104,6 +122,7 @@ impl MountEntry {
             local: false,
             seal_wrap: false,
             external_entropy_access: false,
+            previous_prefixes: Vec::new(),
         }
     }
 

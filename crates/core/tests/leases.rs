@@ -133,6 +133,22 @@ async fn lease_life_cycle() {
     assert!(capped.lease.unwrap().lease_duration <= 120);
     assert!(!capped.warnings.is_empty());
 
+    // After a remount the lease (its id unchanged) renews through the mount's new path.
+    let moved = json!({"from": "db", "to": "db2"});
+    call(&core, "root", Operation::Update, "sys/remount", moved).await.unwrap();
+    let renewed = call(
+        &core,
+        "root",
+        Operation::Update,
+        "sys/leases/renew",
+        json!({"lease_id": lease.lease_id, "increment": 30}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(renewed.lease.unwrap().lease_duration, 30);
+    let back = json!({"from": "db2", "to": "db"});
+    call(&core, "root", Operation::Update, "sys/remount", back).await.unwrap();
+
     call(
         &core,
         "root",

@@ -6,6 +6,7 @@ mod keys;
 mod leases;
 mod mounts;
 mod policies;
+mod remount;
 mod tools;
 mod ui_mounts;
 mod wrapping;
@@ -20,6 +21,8 @@ use crate::Core;
 /// The state behind the sys routes: a weak handle on the core that owns them.
 pub(crate) struct SysState {
     core: Weak<Core>,
+    /// Finished mount moves by migration id: (source, target), for `remount/status`.
+    migrations: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
 
 impl SysState {
@@ -30,7 +33,7 @@ impl SysState {
 
 /// Builds the sys backend.
 pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
-    let state = Arc::new(SysState { core });
+    let state = Arc::new(SysState { core, migrations: Default::default() });
     let router = Router::new(state).special_paths(SpecialPaths {
         unauthenticated: vec![
             "internal/ui/mounts".into(),
@@ -62,5 +65,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = leases::routes(router);
     let router = wrapping::routes(router);
     let router = tools::routes(router);
+    let router = remount::routes(router);
     Arc::new(router)
 }
