@@ -13,6 +13,15 @@ fn status_and_secrets_engines() {
     let server = Server::dev();
     let out = bao_ok(&bao, &server, &["status"]);
     assert!(out.contains("Sealed") && out.contains("false"), "{out}");
+    // What this build carries: every engine is built in.
+    let plugins = bao_ok(&bao, &server, &["plugin", "list"]);
+    for name in ["approle", "kv", "pki", "postgresql-database-plugin"] {
+        assert!(plugins.contains(name), "{plugins}");
+    }
+    let kv = bao_ok(&bao, &server, &["plugin", "info", "secret", "kv"]);
+    assert!(kv.contains("builtin") && kv.contains("true"), "{kv}");
+    let history = bao_ok(&bao, &server, &["version-history"]);
+    assert!(history.contains("2.7.2"), "{history}");
 
     bao_ok(&bao, &server, &["secrets", "enable", "-path=kv1", "kv"]);
     bao_ok(&bao, &server, &["secrets", "enable", "-version=2", "-path=kv2", "kv"]);

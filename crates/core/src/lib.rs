@@ -74,6 +74,20 @@ impl Registry {
     fn auth_factory(&self, method_type: &str) -> Option<Factory> {
         self.auth.get(method_type).copied()
     }
+
+    /// The registered secrets engine types, sorted.
+    pub fn secrets_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self.secrets.keys().cloned().collect();
+        types.sort();
+        types
+    }
+
+    /// The registered auth method types, sorted.
+    pub fn auth_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self.auth.keys().cloned().collect();
+        types.sort();
+        types
+    }
 }
 
 /// Static facts the core reports about itself.
@@ -131,6 +145,8 @@ pub struct Core {
     me: Weak<Core>,
     /// Audit devices declared in the server configuration, enabled at every unseal.
     declared_audit: std::sync::Mutex<Vec<coffer_audit::DeviceInfo>>,
+    /// When this core started (`sys/version-history` reports it as the install time).
+    started_at: std::time::SystemTime,
 }
 
 impl Core {
@@ -150,7 +166,18 @@ impl Core {
             cubbyhole_backend: cubbyhole::backend(weak.clone()),
             me: weak.clone(),
             declared_audit: std::sync::Mutex::new(Vec::new()),
+            started_at: std::time::SystemTime::now(),
         })
+    }
+
+    /// The engines and auth methods this core can mount.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// When this core started.
+    pub fn started_at(&self) -> std::time::SystemTime {
+        self.started_at
     }
 
     /// Declares audit devices from the server configuration; they are enabled at every

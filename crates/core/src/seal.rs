@@ -15,7 +15,7 @@ use crate::token::TokenStore;
 use crate::{Active, Core};
 
 /// The date `sys/seal-status` reports for this build.
-const BUILD_DATE: &str = "2026-11-28T00:00:00Z";
+pub(crate) const BUILD_DATE: &str = "2026-11-28T00:00:00Z";
 
 const SEAL_CONFIG_KEY: &str = "core/seal-config";
 const CLUSTER_KEY: &str = "core/cluster";

@@ -5,6 +5,7 @@ mod audit;
 mod keys;
 mod leases;
 mod mounts;
+mod plugins;
 mod policies;
 mod remount;
 mod tools;
@@ -66,5 +67,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = wrapping::routes(router);
     let router = tools::routes(router);
     let router = remount::routes(router);
+    let router = plugins::routes(router);
     Arc::new(router)
 }
