@@ -246,6 +246,25 @@ fn mounts_are_injected_and_ui_preflight_answers() {
     assert_eq!(tune["data"]["default_lease_ttl"], tune["default_lease_ttl"]);
     let (status, tidy) = server.call("POST", "/v1/auth/token/tidy", None);
     assert_eq!(status, 202, "{tidy}");
+    // Metrics under the reference's names, as JSON or Prometheus text.
+    let (status, metrics) = server.call("GET", "/v1/sys/metrics", None);
+    assert_eq!(status, 200);
+    let names: Vec<&str> =
+        metrics["Gauges"].as_array().unwrap().iter().filter_map(|g| g["Name"].as_str()).collect();
+    assert!(names.contains(&"vault.core.unsealed"), "{metrics}");
+    let (status, headers, body) = raw_request(
+        &server.addr,
+        "GET",
+        "/v1/sys/metrics?format=prometheus",
+        Some(&server.token),
+        None,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("\nvault_core_unsealed{cluster="), "{text}");
+    assert!(format!("{headers:?}").contains("text/plain; version=0.0.4"), "{headers:?}");
     let (status, ui) = server.call("GET", "/v1/sys/internal/ui/mounts/secret/foo/bar", None);
     assert_eq!(status, 200);
     assert_eq!(ui["data"]["path"], "secret/");

@@ -4,6 +4,7 @@
 mod audit;
 mod keys;
 mod leases;
+mod metrics;
 mod mounts;
 mod plugins;
 mod policies;
@@ -68,5 +69,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = tools::routes(router);
     let router = remount::routes(router);
     let router = plugins::routes(router);
+    let router = metrics::routes(router);
     Arc::new(router)
 }
