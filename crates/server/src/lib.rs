@@ -54,6 +54,7 @@ pub fn registry() -> Registry {
         .secrets("kv", coffer_kv::factory)
         .secrets("pki", coffer_pki::factory)
         .secrets("database", coffer_database::factory)
+        .secrets("transit", coffer_transit::factory)
         .auth("approle", coffer_approle::factory)
         .auth("userpass", coffer_userpass::factory)
         .auth("jwt", coffer_jwt::factory)
