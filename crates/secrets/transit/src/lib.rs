@@ -143,17 +143,19 @@ async fn configure_key(state: Arc<TransitState>, req: Req) -> Result<Option<Resp
     };
     if let Some(v) = version("min_decryption_version")? {
         if v > policy.latest_version {
-            return Err(Error::invalid(
-                "cannot set min decryption version of a key to a version larger than the latest version",
-            ));
+            return Err(Error::invalid(format!(
+                "cannot set min decryption version of {v}, latest key version is {}",
+                policy.latest_version
+            )));
         }
         policy.min_decryption_version = v.max(1);
     }
     if let Some(v) = version("min_encryption_version")? {
         if v > policy.latest_version {
-            return Err(Error::invalid(
-                "cannot set min encryption version of a key to a version larger than the latest version",
-            ));
+            return Err(Error::invalid(format!(
+                "cannot set min encryption version of {v}, latest key version is {}",
+                policy.latest_version
+            )));
         }
         policy.min_encryption_version = v;
     }
