@@ -17,18 +17,36 @@ pub(crate) struct AccessRequest<'a> {
     pub data: &'a Map,
 }
 
-/// The ACL of a token: its policies, templated paths rendered for its entity.
+/// The ACL of a token: its policies and its entity's (`identity_policies`), templated paths
+/// rendered for the entity. A disabled entity's tokens are refused.
 pub(crate) async fn acl_for(
     active: &crate::Active,
     policies: &[String],
     entity_id: &str,
 ) -> Result<std::sync::Arc<Acl>> {
-    if !entity_id.is_empty() && active.policies.any_templated(policies) {
-        if let Some(entity) = active.identity.entity(entity_id).await? {
-            return Ok(active.policies.acl_for_entity(policies, &entity));
-        }
+    if entity_id.is_empty() {
+        return Ok(active.policies.acl(policies));
     }
-    Ok(active.policies.acl(policies))
+    let Some(entity) = active.identity.entity(entity_id).await? else {
+        return Ok(active.policies.acl(policies));
+    };
+    if entity.disabled {
+        return Err(Error::PermissionDenied);
+    }
+    let with_entity: Vec<String>;
+    let all = if entity.policies.is_empty() {
+        policies
+    } else {
+        let mut merged = policies.to_vec();
+        merged.extend(entity.policies.iter().filter(|p| !policies.contains(p)).cloned());
+        merged.sort();
+        with_entity = merged;
+        &with_entity
+    };
+    if active.policies.any_templated(all) {
+        return Ok(active.policies.acl_for_entity(all, &entity));
+    }
+    Ok(active.policies.acl(all))
 }
 
 /// Allows or denies `access`; on success returns whether the caller holds `sudo` there.

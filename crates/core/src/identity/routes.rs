@@ -1,12 +1,13 @@
-//! `identity/`: entities and aliases, read and listed.
+//! `identity/`: entities and their aliases, created, read, changed, listed and deleted.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use coffer_framework::{Backend, Path, Req, Router};
+use coffer_framework::{Backend, Field, Path, Req, Router};
 use coffer_types::{Error, Response, Result};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::store::alias_json;
+use super::store::{EntityChange, MountInfo, alias_json};
 use crate::Core;
 
 /// State behind the identity routes.
@@ -15,21 +16,52 @@ pub(crate) struct IdentityState {
 }
 
 impl IdentityState {
-    fn store(&self) -> Result<Arc<crate::Active>> {
-        self.core.upgrade().ok_or_else(|| Error::internal("core is shutting down"))?.active()
+    fn core(&self) -> Result<Arc<Core>> {
+        self.core.upgrade().ok_or_else(|| Error::internal("core is shutting down"))
     }
+
+    fn store(&self) -> Result<Arc<crate::Active>> {
+        self.core()?.active()
+    }
+}
+
+fn entity_fields(path: Path<IdentityState>) -> Path<IdentityState> {
+    path.field(Field::string("name"))
+        .field(Field::string("id"))
+        .field(Field::map("metadata"))
+        .field(Field::list("policies"))
+        .field(Field::bool("disabled"))
 }
 
 /// Builds the identity backend.
 pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
+    let alias = |p: &str| {
+        Path::new(p)
+            .field(Field::string("name"))
+            .field(Field::string("canonical_id"))
+            .field(Field::string("mount_accessor"))
+            .field(Field::map("custom_metadata"))
+    };
     Arc::new(
         Router::new(Arc::new(IdentityState { core }))
+            .path(entity_fields(Path::new("entity")).write(write_entity))
             .path(Path::new("entity/id/").list(list_ids))
-            .path(Path::new("entity/id/{id}").read(read_by_id))
+            .path(
+                entity_fields(Path::new("entity/id/{id}"))
+                    .read(read_by_id)
+                    .write(write_entity)
+                    .delete(delete_by_id),
+            )
             .path(Path::new("entity/name/").list(list_names))
-            .path(Path::new("entity/name/{name}").read(read_by_name))
+            .path(
+                entity_fields(Path::new("entity/name/{name}"))
+                    .read(read_by_name)
+                    .write(write_entity)
+                    .delete(delete_by_name),
+            )
+            .path(alias("entity-alias").write(write_alias))
             .path(Path::new("entity-alias/id/").list(list_alias_ids))
-            .path(Path::new("entity-alias/id/{id}").read(read_alias)),
+            .path(alias("entity-alias/id/{id}").read(read_alias).delete(delete_alias)),
     )
 }
 
@@ -38,7 +70,15 @@ fn keys(keys: Vec<String>) -> Option<Response> {
 }
 
 async fn list_ids(s: Arc<IdentityState>, _req: Req) -> Result<Option<Response>> {
-    Ok(keys(s.store()?.identity.entity_ids().await?))
+    let active = s.store()?;
+    let ids = active.identity.entity_ids().await?;
+    let mut info = serde_json::Map::new();
+    for id in &ids {
+        if let Some(entity) = active.identity.entity(id).await? {
+            info.insert(id.clone(), json!({ "name": entity.name }));
+        }
+    }
+    Ok(Some(Response::json(json!({ "keys": ids, "key_info": info }))))
 }
 
 async fn list_names(s: Arc<IdentityState>, _req: Req) -> Result<Option<Response>> {
@@ -61,10 +101,81 @@ async fn read_by_name(s: Arc<IdentityState>, req: Req) -> Result<Option<Response
         .map(|e| Response::json(e.to_json())))
 }
 
+/// Creates or updates an entity: the `{id}` or `{name}` of the path, else the body's.
+async fn write_entity(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>> {
+    let pick = |capture: &str, field: &str| -> Result<Option<String>> {
+        let value = match req.capture(capture) {
+            "" => req.str(field)?,
+            given => given.to_string(),
+        };
+        Ok((!value.is_empty()).then_some(value))
+    };
+    let metadata = if req.has("metadata") {
+        let map = req.map("metadata")?;
+        let pairs = map.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()));
+        Some(pairs.collect::<HashMap<String, String>>())
+    } else {
+        None
+    };
+    let change = EntityChange {
+        id: pick("id", "id")?,
+        name: pick("name", "name")?,
+        metadata,
+        policies: if req.has("policies") { Some(req.list("policies")?) } else { None },
+        disabled: if req.has("disabled") { Some(req.bool("disabled")?) } else { None },
+    };
+    let (entity, created) = s.store()?.identity.upsert(change).await?;
+    Ok(created.then(|| {
+        Response::json(json!({ "aliases": Value::Null, "id": entity.id, "name": entity.name }))
+    }))
+}
+
+async fn delete_by_id(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>> {
+    s.store()?.identity.delete(req.capture("id")).await?;
+    Ok(None)
+}
+
+async fn delete_by_name(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>> {
+    let active = s.store()?;
+    if let Some(entity) = active.identity.entity_by_name(req.capture("name")).await? {
+        active.identity.delete(&entity.id).await?;
+    }
+    Ok(None)
+}
+
+async fn write_alias(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>> {
+    let (name, entity, accessor) =
+        (req.str("name")?, req.str("canonical_id")?, req.str("mount_accessor")?);
+    if name.is_empty() {
+        return Err(Error::invalid("missing alias name"));
+    }
+    if accessor.is_empty() {
+        return Err(Error::invalid("missing mount_accessor"));
+    }
+    let core = s.core()?;
+    let table = core.mount_table()?;
+    let mounted = table
+        .iter()
+        .find(|m| m.is_auth && m.entry.accessor == accessor)
+        .ok_or_else(|| Error::invalid(format!("invalid mount accessor \"{accessor}\"")))?;
+    let mount = MountInfo {
+        accessor,
+        engine_type: mounted.entry.engine_type.clone(),
+        path: mounted.prefix.clone(),
+    };
+    let id = s.store()?.identity.add_alias(&entity, mount, &name).await?;
+    Ok(Some(Response::json(json!({ "canonical_id": entity, "id": id }))))
+}
+
 async fn read_alias(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>> {
     Ok(s.store()?
         .identity
         .alias(req.capture("id"))
         .await?
         .map(|(a, entity)| Response::json(alias_json(&a, &entity))))
+}
+
+async fn delete_alias(s: Arc<IdentityState>, req: Req) -> Result<Option<Response>> {
+    s.store()?.identity.delete_alias(req.capture("id")).await?;
+    Ok(None)
 }

@@ -45,6 +45,12 @@ pub struct Entity {
     pub creation_time: String,
     /// RFC 3339 time of the last change.
     pub last_update_time: String,
+    /// Policies every token of this entity also carries (`identity_policies`).
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// A disabled entity's tokens are refused.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 impl Entity {
@@ -56,8 +62,8 @@ impl Entity {
             "name": self.name,
             "aliases": aliases,
             "metadata": if self.metadata.is_empty() { Value::Null } else { json!(self.metadata) },
-            "policies": [],
-            "disabled": false,
+            "policies": self.policies,
+            "disabled": self.disabled,
             "creation_time": self.creation_time,
             "last_update_time": self.last_update_time,
             "direct_group_ids": [],
@@ -113,6 +119,32 @@ fn now() -> String {
 
 fn alias_key(mount_accessor: &str, name: &str) -> String {
     format!("alias-name/{mount_accessor}/{}", hex::encode(name.as_bytes()))
+}
+
+/// A change to an entity: `None` fields are left as they are.
+#[derive(Debug, Default)]
+pub struct EntityChange {
+    /// The entity to change (else by `name`, else a new one).
+    pub id: Option<String>,
+    /// Its (new) name.
+    pub name: Option<String>,
+    /// Operator metadata.
+    pub metadata: Option<HashMap<String, String>>,
+    /// Policies its tokens also carry.
+    pub policies: Option<Vec<String>>,
+    /// Whether its tokens are refused.
+    pub disabled: Option<bool>,
+}
+
+/// The auth mount an alias belongs to.
+#[derive(Debug, Clone)]
+pub struct MountInfo {
+    /// The mount's accessor.
+    pub accessor: String,
+    /// The auth method type.
+    pub engine_type: String,
+    /// The routing prefix (`auth/userpass/`).
+    pub path: String,
 }
 
 /// Decoded entities kept in memory at most.
@@ -240,6 +272,8 @@ impl IdentityStore {
             aliases: vec![alias.clone()],
             creation_time: now(),
             last_update_time: now(),
+            policies: Vec::new(),
+            disabled: false,
         };
         let extra = vec![
             WriteOp::Put { key, value: id.clone().into_bytes() },
@@ -247,6 +281,132 @@ impl IdentityStore {
             WriteOp::Put { key: format!("entity-name/{}", entity.name), value: id.into_bytes() },
         ];
         self.save(entity, extra).await
+    }
+
+    /// Creates or changes an entity (`identity/entity`, `.../id/:id`, `.../name/:name`):
+    /// the one `id` names, else the one named `name`, else a new one. Returns it and whether
+    /// it was created.
+    pub async fn upsert(&self, change: EntityChange) -> Result<(Arc<Entity>, bool)> {
+        let _guard = self.login_lock.lock().await;
+        let existing = match (&change.id, &change.name) {
+            (Some(id), _) => Some(
+                self.entity(id).await?.ok_or_else(|| Error::invalid("entity not found from id"))?,
+            ),
+            (None, Some(name)) => self.entity_by_name(name).await?,
+            (None, None) => None,
+        };
+        let created = existing.is_none();
+        let mut entity = match existing {
+            Some(e) => (*e).clone(),
+            None => {
+                let id = new_uuid();
+                Entity {
+                    name: format!("entity_{}", &id[..8]),
+                    id,
+                    metadata: HashMap::new(),
+                    aliases: Vec::new(),
+                    creation_time: now(),
+                    last_update_time: now(),
+                    policies: Vec::new(),
+                    disabled: false,
+                }
+            }
+        };
+        let mut ops = Vec::new();
+        if let Some(name) = change.name.filter(|n| !n.is_empty() && *n != entity.name) {
+            if self.storage.get(&format!("entity-name/{name}")).await?.is_some() {
+                return Err(Error::invalid("entity name is already in use"));
+            }
+            if !created {
+                ops.push(WriteOp::Delete { key: format!("entity-name/{}", entity.name) });
+            }
+            entity.name = name;
+        }
+        if created || !ops.is_empty() {
+            ops.push(WriteOp::Put {
+                key: format!("entity-name/{}", entity.name),
+                value: entity.id.clone().into_bytes(),
+            });
+        }
+        if let Some(metadata) = change.metadata {
+            entity.metadata = metadata;
+        }
+        if let Some(policies) = change.policies {
+            entity.policies = policies;
+        }
+        if let Some(disabled) = change.disabled {
+            entity.disabled = disabled;
+        }
+        entity.last_update_time = now();
+        Ok((self.save(entity, ops).await?, created))
+    }
+
+    /// Deletes an entity with its name and aliases; `false` when there was none.
+    pub async fn delete(&self, id: &str) -> Result<bool> {
+        let _guard = self.login_lock.lock().await;
+        let Some(entity) = self.entity(id).await? else { return Ok(false) };
+        let mut ops = vec![
+            WriteOp::Delete { key: format!("entity/{id}") },
+            WriteOp::Delete { key: format!("entity-name/{}", entity.name) },
+        ];
+        for alias in &entity.aliases {
+            ops.push(WriteOp::Delete { key: format!("alias/{}", alias.id) });
+            ops.push(WriteOp::Delete { key: alias_key(&alias.mount_accessor, &alias.name) });
+        }
+        self.storage.batch(ops).await?;
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(id);
+        }
+        Ok(true)
+    }
+
+    /// Adds an alias (`identity/entity-alias`): logins on that mount with that name become
+    /// this entity. Returns the alias id.
+    pub async fn add_alias(&self, entity_id: &str, mount: MountInfo, name: &str) -> Result<String> {
+        let _guard = self.login_lock.lock().await;
+        let entity =
+            self.entity(entity_id).await?.ok_or_else(|| Error::invalid("invalid canonical ID"))?;
+        let key = alias_key(&mount.accessor, name);
+        if self.storage.get(&key).await?.is_some() {
+            return Err(Error::invalid(
+                "alias already exists for requested mount accessor and name",
+            ));
+        }
+        let alias = Alias {
+            id: new_uuid(),
+            name: name.to_string(),
+            mount_accessor: mount.accessor,
+            mount_type: mount.engine_type,
+            mount_path: mount.path,
+            metadata: HashMap::new(),
+            creation_time: now(),
+        };
+        let id = alias.id.clone();
+        let mut updated = (*entity).clone();
+        updated.aliases.push(alias);
+        updated.last_update_time = now();
+        let ops = vec![
+            WriteOp::Put { key, value: entity_id.as_bytes().to_vec() },
+            WriteOp::Put { key: format!("alias/{id}"), value: entity_id.as_bytes().to_vec() },
+        ];
+        self.save(updated, ops).await?;
+        Ok(id)
+    }
+
+    /// Deletes an alias; `false` when there was none.
+    pub async fn delete_alias(&self, id: &str) -> Result<bool> {
+        let Some((alias, entity_id)) = self.alias(id).await? else { return Ok(false) };
+        let _guard = self.login_lock.lock().await;
+        let Some(entity) = self.entity(&entity_id).await? else { return Ok(false) };
+        let mut updated = (*entity).clone();
+        updated.aliases.retain(|a| a.id != id);
+        updated.last_update_time = now();
+        let ops = vec![
+            WriteOp::Delete { key: format!("alias/{id}") },
+            WriteOp::Delete { key: alias_key(&alias.mount_accessor, &alias.name) },
+        ];
+        self.save(updated, ops).await?;
+        Ok(true)
     }
 
     async fn save(&self, entity: Entity, mut ops: Vec<WriteOp>) -> Result<Arc<Entity>> {

@@ -1,0 +1,138 @@
+//! Identity through the core: entities created, changed and deleted over the API, their
+//! policies added to their tokens, disabled entities refused, and aliases tying logins to an
+//! entity made beforehand.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use coffer_core::{Core, CoreConfig, MountEntry, Registry};
+use coffer_framework::{Backend, BackendConfig, Path, Req, Router, SpecialPaths};
+use coffer_storage::MemoryStorage;
+use coffer_types::{Error, Login, Operation, Request, Response, Result};
+use serde_json::{Value, json};
+
+async fn login(_s: Arc<()>, req: Req) -> Result<Option<Response>> {
+    let user = req.data().get("user").and_then(Value::as_str).unwrap_or("anon").to_string();
+    let login = Login { alias_name: user.clone(), display_name: user, ..Login::default() };
+    Ok(Some(Response { login: Some(login), ..Response::default() }))
+}
+
+fn fake(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(
+        Router::new(Arc::new(()))
+            .special_paths(SpecialPaths { unauthenticated: vec!["login".into()], sudo: vec![] })
+            .path(Path::new("login").open_fields().write(login)),
+    ))
+}
+
+async fn setup() -> Arc<Core> {
+    let core = Core::new(
+        Arc::new(MemoryStorage::new()),
+        Registry::new().auth("fake", fake),
+        CoreConfig::new("inmem"),
+    );
+    core.init_dev(Some("root"), &[]).await.unwrap();
+    core.enable_mount(MountEntry::new("fake/", "fake", "", "auth_"), true).await.unwrap();
+    core
+}
+
+async fn call(
+    core: &Core,
+    token: &str,
+    op: Operation,
+    path: &str,
+    data: Value,
+) -> Result<Response> {
+    let req = Request::new(op, path)
+        .with_token(token)
+        .with_data(data.as_object().cloned().unwrap_or_default());
+    core.handle(req).await
+}
+
+async fn root(core: &Core, op: Operation, path: &str, data: Value) -> Value {
+    let r = call(core, "root", op, path, data).await.unwrap();
+    r.data.map(Value::Object).unwrap_or(Value::Null)
+}
+
+async fn login_as(core: &Core, user: &str) -> String {
+    let req = Request::new(Operation::Update, "auth/fake/login")
+        .with_data(json!({ "user": user }).as_object().cloned().unwrap());
+    core.handle(req).await.unwrap().auth.unwrap().client_token.expose().to_string()
+}
+
+#[tokio::test]
+async fn entities_policies_and_aliases() {
+    let core = setup().await;
+    let reader = r#"path "secret-ish/*" { capabilities = ["read"] }"#;
+    root(&core, Operation::Update, "sys/policies/acl/reader", json!({"policy": reader})).await;
+
+    // An entity made beforehand, with an alias: the login becomes that entity.
+    let made = root(
+        &core,
+        Operation::Update,
+        "identity/entity",
+        json!({"name": "svc-a", "metadata": {"team": "pay"}}),
+    )
+    .await;
+    let id = made["id"].as_str().unwrap().to_string();
+    assert_eq!(made["name"], "svc-a");
+    let accessor = root(&core, Operation::Read, "sys/auth/fake", json!({})).await["accessor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alias = root(
+        &core,
+        Operation::Update,
+        "identity/entity-alias",
+        json!({"name": "alice", "canonical_id": id, "mount_accessor": accessor}),
+    )
+    .await;
+    assert_eq!(alias["canonical_id"], id.as_str());
+    let token = login_as(&core, "alice").await;
+    let me = root(&core, Operation::Update, "auth/token/lookup", json!({"token": token})).await;
+    assert_eq!(me["entity_id"], id.as_str());
+
+    // The entity's policies join its tokens'; a disabled entity's tokens are refused.
+    let caps = |core: Arc<Core>, token: String| async move {
+        call(
+            &core,
+            &token,
+            Operation::Update,
+            "sys/capabilities-self",
+            json!({"path": "secret-ish/x"}),
+        )
+        .await
+        .map(|r| Value::Object(r.data.unwrap())["capabilities"].clone())
+    };
+    assert_eq!(caps(core.clone(), token.clone()).await.unwrap(), json!(["deny"]));
+    root(
+        &core,
+        Operation::Update,
+        &format!("identity/entity/id/{id}"),
+        json!({"policies": ["reader"]}),
+    )
+    .await;
+    assert_eq!(caps(core.clone(), token.clone()).await.unwrap(), json!(["read"]));
+    let read = root(&core, Operation::Read, "identity/entity/name/svc-a", json!({})).await;
+    assert_eq!(
+        (read["policies"].clone(), read["metadata"].clone()),
+        (json!(["reader"]), json!({"team": "pay"}))
+    );
+    root(&core, Operation::Update, "identity/entity/name/svc-a", json!({"disabled": true})).await;
+    assert_eq!(caps(core.clone(), token.clone()).await.unwrap_err(), Error::PermissionDenied);
+
+    let listed = root(&core, Operation::List, "identity/entity/id/", json!({})).await;
+    assert_eq!(listed["key_info"][&id]["name"], "svc-a");
+    root(&core, Operation::Delete, &format!("identity/entity/id/{id}"), json!({})).await;
+    let gone = call(&core, "root", Operation::Read, "identity/entity/name/svc-a", json!({})).await;
+    assert!(gone.is_err() || gone.unwrap().data.is_none());
+    let dangling = call(
+        &core,
+        "root",
+        Operation::Read,
+        &format!("identity/entity-alias/id/{}", alias["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    assert!(dangling.is_err() || dangling.unwrap().data.is_none(), "its aliases go with it");
+}
