@@ -240,6 +240,9 @@ fn mounts_are_injected_and_ui_preflight_answers() {
     let (_, up) = server.call("GET", "/v1/sys/auth/up", None);
     assert_eq!(up["data"]["config"]["token_type"], "default-service");
     assert_eq!(up["data"]["options"], json!({}));
+    // No write names a folder, on any mount (the reference's rule).
+    let (status, body) = server.call("PUT", "/v1/sys/leases/revoke-force/up/", None);
+    assert_eq!((status, body), (400, json!({"errors": ["cannot write to a path ending in '/'"]})));
     // Tune reads repeat their fields at the top level, as the reference's do.
     let (_, tune) = server.call("GET", "/v1/sys/auth/up/tune", None);
     assert_eq!(tune["token_type"], "default-service");

@@ -20,6 +20,12 @@ impl Core {
         if let Some(result) = self.handle_lifecycle(&req).await {
             return result;
         }
+        // As the reference, for every mount: a write names an item, never a folder.
+        if req.path.ends_with('/')
+            && matches!(req.operation, Operation::Create | Operation::Update | Operation::Patch)
+        {
+            return Err(Error::invalid("cannot write to a path ending in '/'"));
+        }
         let active = self.active()?;
         let (mounted, relative) = {
             let table = active.mounts.load();

@@ -100,7 +100,7 @@ async fn login_issues_an_orphan_token() {
         |token: &str| Request::new(Operation::Read, "auth/token/lookup-self").with_token(token);
     core.handle(revoke_prefix("auth/fake/login-bound")).await.unwrap();
     assert!(core.handle(self_lookup(&token)).await.is_ok(), "another path's tokens stay");
-    core.handle(revoke_prefix("auth/")).await.unwrap();
+    core.handle(revoke_prefix("auth")).await.unwrap();
     assert_eq!(core.handle(self_lookup(&token)).await.unwrap_err(), Error::PermissionDenied);
     assert!(core.handle(self_lookup("root")).await.is_ok(), "the root token has no lease");
     let again = Request::new(Operation::Update, "auth/fake/login")
