@@ -71,8 +71,14 @@ pub(crate) async fn save(req: &Req, policy: &Policy) -> Result<()> {
 }
 
 /// The key `name`, created with the request's `type` when it does not exist yet (the
-/// reference's create and its upsert on encrypt).
-pub(crate) async fn load_or_create(state: &TransitState, req: &Req, name: &str) -> Result<Policy> {
+/// reference's create, and its upsert on encrypt, where only encryption key types may be
+/// created: `for_encryption`).
+pub(crate) async fn load_or_create(
+    state: &TransitState,
+    req: &Req,
+    name: &str,
+    for_encryption: bool,
+) -> Result<Policy> {
     let _guard = state.writes.lock().await;
     if let Some(existing) = load(req, name).await? {
         return Ok(existing);
@@ -84,6 +90,9 @@ pub(crate) async fn load_or_create(state: &TransitState, req: &Req, name: &str) 
         t if t.is_empty() => "aes256-gcm96".to_string(),
         t => t,
     };
+    if for_encryption && !policy::ENCRYPTION_TYPES.contains(&key_type.as_str()) {
+        return Err(Error::invalid(format!("unknown key type {key_type}")));
+    }
     let key_size = usize::try_from(req.int("key_size")?).unwrap_or(0);
     let mut policy = Policy::new(name, &key_type, key_size)?;
     policy.exportable = req.bool("exportable")?;
@@ -102,7 +111,7 @@ async fn read_key(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
 }
 
 async fn create_key(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
-    let policy = load_or_create(&state, &req, req.capture("name")).await?;
+    let policy = load_or_create(&state, &req, req.capture("name"), false).await?;
     Ok(Some(Response::json(policy.to_json())))
 }
 

@@ -126,7 +126,7 @@ fn map(value: Value) -> Map {
 }
 
 async fn encrypt(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
-    let policy = load_or_create(&state, &req, req.capture("name")).await?;
+    let policy = load_or_create(&state, &req, req.capture("name"), true).await?;
     each(&req, |item| {
         let plaintext = bytes(item, "plaintext")?;
         let aad = bytes(item, "associated_data")?;

@@ -26,6 +26,9 @@ use zeroize::Zeroizing;
 const TYPES: &[&str] =
     &["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305", "ed25519", "ecdsa-p256", "hmac"];
 
+/// The key types that encrypt (the only ones an encrypt may create).
+pub(crate) const ENCRYPTION_TYPES: &[&str] = &["aes128-gcm96", "aes256-gcm96", "chacha20-poly1305"];
+
 /// The prefix of every ciphertext, signature and HMAC (kept as `vault:` for interop).
 const PREFIX: &str = "vault:v";
 

@@ -158,6 +158,12 @@ async fn hmacs_and_signatures() {
     }
     let not_signing = call(&core, Operation::Update, "sign/mac", input).await;
     assert_eq!(error(not_signing), "key type aes256-gcm96 does not support signing");
+    // An encrypt creates only keys that encrypt, and nothing when it refuses.
+    let upsert = json!({"plaintext": "aGk=", "type": "ed25519"});
+    let refused = call(&core, Operation::Update, "encrypt/nope", upsert).await;
+    assert_eq!(error(refused), "unknown key type ed25519");
+    let absent = call(&core, Operation::Read, "keys/nope", json!({})).await;
+    assert!(absent.is_err() || absent.unwrap().data.is_none());
     let derived = call(&core, Operation::Update, "keys/d", json!({"derived": true})).await;
     assert_eq!(derived.unwrap_err().status(), 400);
 }
