@@ -47,3 +47,43 @@ fn bao_pki_issue_verify_sign_and_list_intermediates() {
         "{listed}"
     );
 }
+
+/// `bao pki health-check` reads the whole mount (CRLs and delta CRLs, roles, tidy, ACME
+/// config, tuning); on a fresh mount it finds what the reference finds (tidy never ran),
+/// and no check fails for want of an endpoint.
+#[test]
+fn bao_pki_health_check_runs_every_check() {
+    let Some(bao) = bao() else { return };
+    let server = Server::dev();
+    bao_ok(&bao, &server, &["secrets", "enable", "pki"]);
+    bao_ok(
+        &bao,
+        &server,
+        &["write", "pki/root/generate/internal", "common_name=Root", "ttl=8760h"],
+    );
+    bao_ok(
+        &bao,
+        &server,
+        &["write", "pki/roles/web", "allowed_domains=example.com", "allow_subdomains=true"],
+    );
+    let out = common::run_bao(&bao, &server, &["pki", "health-check", "-format=json", "pki/"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let statuses: Vec<(String, String)> =
+        report
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(check, results)| {
+                results.as_array().unwrap().iter().map(move |r| {
+                    (check.clone(), r["status"].as_str().unwrap_or_default().to_string())
+                })
+            })
+            .collect();
+    assert!(!statuses.iter().any(|(_, s)| s == "invalid_version"), "{statuses:?}");
+    let delta = report["crl_validity_period"].as_array().unwrap();
+    assert!(
+        delta.iter().any(|r| r["message"].as_str().unwrap_or_default().starts_with("Delta CRL"))
+    );
+    assert_eq!(report["tidy_last_run"][0]["status"], "critical", "as on the reference");
+    assert_eq!(out.status.code(), Some(4), "the reference's exit code for a critical finding");
+}

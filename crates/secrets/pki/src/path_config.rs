@@ -44,8 +44,40 @@ pub(crate) fn routes(router: Router<PkiState>) -> Router<PkiState> {
                 .read(read_cluster)
                 .write(write_cluster),
         )
+        .path(
+            Path::new("config/acme")
+                .field(Field::bool("enabled"))
+                .read(read_acme)
+                .write(write_acme),
+        )
         .path(Path::new("crl/rotate").read(|s: Arc<PkiState>, r: Req| rotate(s, r, false)))
         .path(Path::new("crl/rotate-delta").read(|s: Arc<PkiState>, r: Req| rotate(s, r, true)))
+}
+
+/// ACME (RFC 8555) is not served by this engine: its configuration reads as the reference's
+/// defaults, disabled (so `bao pki health-check` sees ACME off), and cannot be enabled.
+fn acme_config() -> Response {
+    Response::json(json!({
+        "allow_role_ext_key_usage": false,
+        "allowed_issuers": ["*"],
+        "allowed_roles": ["*"],
+        "default_directory_policy": "sign-verbatim",
+        "dns_resolver": "",
+        "eab_policy": "not-required",
+        "enabled": false,
+    }))
+}
+
+async fn read_acme(_s: Arc<PkiState>, _req: Req) -> Result<Option<Response>> {
+    Ok(Some(acme_config()))
+}
+
+async fn write_acme(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
+    // Only "keep it off" is accepted; anything else would be a setting this server ignores.
+    if req.bool("enabled")? || req.data().keys().any(|k| k != "enabled") {
+        return Err(Error::invalid("ACME is not supported by this server"));
+    }
+    Ok(Some(acme_config()))
 }
 
 async fn read_urls(_s: Arc<PkiState>, req: Req) -> Result<Option<Response>> {
