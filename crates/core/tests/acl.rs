@@ -84,6 +84,19 @@ async fn policy_crud_and_capabilities() {
     let core = dev().await;
     let list = call(&core, "root", Operation::List, "sys/policies/acl/", json!({})).await.unwrap();
     assert_eq!(list.data.unwrap()["keys"], json!(["default", "root"]));
+    // The legacy read carries the ACL read's fields, the text as `rules` (as the reference).
+    let legacy = call(&core, "root", Operation::Read, "sys/policy/default", json!({})).await;
+    let legacy = legacy.unwrap().data.unwrap();
+    for key in [
+        "name",
+        "rules",
+        "version",
+        "cas_required",
+        "modified",
+        "allow_slashes_in_identity_templates",
+    ] {
+        assert!(legacy.contains_key(key), "{key}: {legacy:?}");
+    }
     let bad =
         call(&core, "root", Operation::Update, "sys/policies/acl/x", json!({"policy": "path {"}))
             .await

@@ -81,7 +81,13 @@ async fn read_policy(state: &SysState, name: &str) -> Result<Option<(String, Val
     if name == "root" {
         return Ok(Some((
             String::new(),
-            json!({"name": "root", "version": 0, "cas_required": false}),
+            json!({
+                "name": "root",
+                "version": 0,
+                "cas_required": false,
+                "allow_slashes_in_identity_templates": false,
+                "allow_wildcards_in_identity_templates": false,
+            }),
         )));
     }
     let Some(stored) = state.core()?.active()?.policies.read(&name).await? else { return Ok(None) };
@@ -108,9 +114,10 @@ async fn read_acl(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
 }
 
 async fn read_legacy(state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
-    Ok(read_policy(&state, req.capture("name")).await?.map(|(text, data)| {
-        let out = json!({ "name": data["name"], "rules": text });
-        Response::json(out).with_shape(ResponseShape::Injected)
+    // The same fields as the ACL read, with the text under its legacy name.
+    Ok(read_policy(&state, req.capture("name")).await?.map(|(text, mut data)| {
+        data["rules"] = json!(text);
+        Response::json(data).with_shape(ResponseShape::Injected)
     }))
 }
 
