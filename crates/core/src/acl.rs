@@ -17,8 +17,9 @@ pub(crate) struct AccessRequest<'a> {
     pub data: &'a Map,
 }
 
-/// The ACL of a token: its policies and its entity's (`identity_policies`), templated paths
-/// rendered for the entity. A disabled entity's tokens are refused.
+/// The ACL of a token: its policies, its entity's and its entity's groups'
+/// (`identity_policies`), templated paths rendered for the entity. A disabled entity's tokens
+/// are refused.
 pub(crate) async fn acl_for(
     active: &crate::Active,
     policies: &[String],
@@ -33,12 +34,17 @@ pub(crate) async fn acl_for(
     if entity.disabled {
         return Err(Error::PermissionDenied);
     }
+    let from_groups = active.identity.groups.policies_of(entity_id).await?;
     let with_entity: Vec<String>;
-    let all = if entity.policies.is_empty() {
+    let all = if entity.policies.is_empty() && from_groups.is_empty() {
         policies
     } else {
         let mut merged = policies.to_vec();
-        merged.extend(entity.policies.iter().filter(|p| !policies.contains(p)).cloned());
+        for extra in entity.policies.iter().chain(from_groups.iter()) {
+            if !merged.contains(extra) {
+                merged.push(extra.clone());
+            }
+        }
         merged.sort();
         with_entity = merged;
         &with_entity

@@ -136,3 +136,61 @@ async fn entities_policies_and_aliases() {
     .await;
     assert!(dangling.is_err() || dangling.unwrap().data.is_none(), "its aliases go with it");
 }
+
+#[tokio::test]
+async fn groups_give_their_policies_to_their_members() {
+    let core = setup().await;
+    let reader = r#"path "secret-ish/*" { capabilities = ["read"] }"#;
+    root(&core, Operation::Update, "sys/policies/acl/reader", json!({"policy": reader})).await;
+    let token = login_as(&core, "bob").await;
+    let me = root(&core, Operation::Update, "auth/token/lookup", json!({"token": token})).await;
+    let entity = me["entity_id"].as_str().unwrap().to_string();
+    let caps = || async {
+        let r = call(
+            &core,
+            &token,
+            Operation::Update,
+            "sys/capabilities-self",
+            json!({"path": "secret-ish/x"}),
+        )
+        .await
+        .unwrap();
+        Value::Object(r.data.unwrap())["capabilities"].clone()
+    };
+    assert_eq!(caps().await, json!(["deny"]));
+    let group = root(
+        &core,
+        Operation::Update,
+        "identity/group",
+        json!({"name": "readers", "policies": ["reader"], "member_entity_ids": [entity]}),
+    )
+    .await;
+    let id = group["id"].as_str().unwrap().to_string();
+    assert_eq!(caps().await, json!(["read"]));
+    let read = root(&core, Operation::Read, "identity/group/name/readers", json!({})).await;
+    assert_eq!(read["member_entity_ids"], json!([entity]));
+    assert_eq!(read["type"], "internal");
+    let listed = root(&core, Operation::List, "identity/group/id/", json!({})).await;
+    assert_eq!(listed["key_info"][&id]["name"], "readers");
+    root(
+        &core,
+        Operation::Update,
+        &format!("identity/group/id/{id}"),
+        json!({"member_entity_ids": []}),
+    )
+    .await;
+    assert_eq!(caps().await, json!(["deny"]), "leaving the group takes its policies away");
+    let nested = call(
+        &core,
+        "root",
+        Operation::Update,
+        "identity/group",
+        json!({"name": "n", "member_group_ids": [id]}),
+    )
+    .await;
+    assert_eq!(nested.unwrap_err().status(), 400);
+    root(&core, Operation::Delete, "identity/group/name/readers", json!({})).await;
+    let gone =
+        call(&core, "root", Operation::Read, &format!("identity/group/id/{id}"), json!({})).await;
+    assert!(gone.is_err() || gone.unwrap().data.is_none());
+}

@@ -152,6 +152,8 @@ const CACHE_LIMIT: usize = 10_000;
 
 /// Entities and their aliases.
 pub struct IdentityStore {
+    /// The groups of entities.
+    pub groups: super::groups::GroupStore,
     storage: SharedStorage,
     cache: RwLock<HashMap<String, Arc<Entity>>>,
     /// Serialises find-or-create at login so one alias never gets two entities.
@@ -162,6 +164,7 @@ impl IdentityStore {
     /// The store over its view.
     pub fn new(storage: SharedStorage) -> Self {
         IdentityStore {
+            groups: super::groups::GroupStore::new(storage.clone()),
             storage,
             cache: RwLock::new(HashMap::new()),
             login_lock: tokio::sync::Mutex::new(()),
