@@ -79,7 +79,16 @@ impl Core {
         }
         let token = if batch { TokenStore::generate_batch() } else { TokenStore::generate() };
         active.tokens.insert(&token, &entry).await?;
-        Ok(entry.auth(&token, now))
+        let mut auth = entry.auth(&token, now);
+        // As the reference answers a login: `policies` holds the identity's too.
+        auth.identity_policies = active.identity.policies_of(&entry.entity_id).await?;
+        for extra in &auth.identity_policies {
+            if !auth.policies.contains(extra) {
+                auth.policies.push(extra.clone());
+            }
+        }
+        auth.policies.sort();
+        Ok(auth)
     }
 }
 

@@ -113,6 +113,15 @@ async fn entities_policies_and_aliases() {
     )
     .await;
     assert_eq!(caps(core.clone(), token.clone()).await.unwrap(), json!(["read"]));
+    // Logins and lookups show what the identity adds, as the reference does.
+    let again = Request::new(Operation::Update, "auth/fake/login")
+        .with_data(json!({"user": "alice"}).as_object().cloned().unwrap());
+    let auth = core.handle(again).await.unwrap().auth.unwrap();
+    assert_eq!(auth.identity_policies, ["reader"]);
+    assert_eq!(auth.policies, ["default", "reader"]);
+    assert_eq!(auth.token_policies, ["default"]);
+    let looked = root(&core, Operation::Update, "auth/token/lookup", json!({"token": token})).await;
+    assert_eq!(looked["identity_policies"], json!(["reader"]));
     let read = root(&core, Operation::Read, "identity/entity/name/svc-a", json!({})).await;
     assert_eq!(
         (read["policies"].clone(), read["metadata"].clone()),

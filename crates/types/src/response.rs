@@ -65,6 +65,10 @@ pub struct Auth {
     pub mfa_requirement: Option<Value>,
     /// Uses left, 0 for unlimited.
     pub num_uses: i64,
+    /// Policies the token's identity (its entity and the entity's groups) adds; omitted when
+    /// none, as the reference does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_policies: Vec<String>,
 }
 
 fn secret_from_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretString, D::Error> {

@@ -185,6 +185,22 @@ impl IdentityStore {
         Ok(Some(entity))
     }
 
+    /// The policies `entity_id`'s identity gives its tokens: the entity's and its groups',
+    /// sorted, without repeats (empty for no entity).
+    pub async fn policies_of(&self, entity_id: &str) -> Result<Vec<String>> {
+        if entity_id.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut policies = match self.entity(entity_id).await? {
+            Some(entity) => entity.policies.clone(),
+            None => return Ok(Vec::new()),
+        };
+        policies.extend(self.groups.policies_of(entity_id).await?.iter().cloned());
+        policies.sort();
+        policies.dedup();
+        Ok(policies)
+    }
+
     /// An entity by name.
     pub async fn entity_by_name(&self, name: &str) -> Result<Option<Arc<Entity>>> {
         match self.storage.get(&format!("entity-name/{name}")).await? {

@@ -161,6 +161,7 @@ impl TokenEntry {
             orphan: self.is_orphan(),
             mfa_requirement: None,
             num_uses: self.num_uses,
+            identity_policies: Vec::new(),
         }
     }
 

@@ -141,10 +141,24 @@ async fn create(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     Ok(Some(response))
 }
 
+/// A lookup's answer: the token's info, with the policies its identity adds.
+async fn lookup_answer(
+    active: &crate::Active,
+    entry: &TokenEntry,
+    token: &str,
+) -> Result<Response> {
+    let mut info = entry.lookup_json(token, unix_now());
+    let identity = active.identity.policies_of(&entry.entity_id).await?;
+    if let (false, Some(map)) = (identity.is_empty(), info.as_object_mut()) {
+        map.insert("identity_policies".into(), json!(identity));
+    }
+    Ok(Response::json(info))
+}
+
 async fn lookup_self(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     let active = state.active()?;
     let (token, _, entry) = caller(&active.tokens, &req).await?;
-    Ok(Some(Response::json(entry.lookup_json(&token, unix_now()))))
+    Ok(Some(lookup_answer(&active, &entry, &token).await?))
 }
 
 async fn lookup(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
@@ -152,23 +166,20 @@ async fn lookup(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
     if token.is_empty() {
         return lookup_self(state, req).await;
     }
-    let entry = state
-        .active()?
-        .tokens
-        .lookup(&token)
-        .await?
-        .ok_or_else(|| Error::Forbidden("bad token".into()))?;
-    Ok(Some(Response::json(entry.lookup_json(&token, unix_now()))))
+    let active = state.active()?;
+    let entry =
+        active.tokens.lookup(&token).await?.ok_or_else(|| Error::Forbidden("bad token".into()))?;
+    Ok(Some(lookup_answer(&active, &entry, &token).await?))
 }
 
 async fn lookup_accessor(state: Arc<TokenState>, req: Req) -> Result<Option<Response>> {
-    let (_, entry) = state
-        .active()?
+    let active = state.active()?;
+    let (_, entry) = active
         .tokens
         .lookup_accessor(&req.str("accessor")?)
         .await?
         .ok_or_else(|| Error::invalid("invalid accessor"))?;
-    Ok(Some(Response::json(entry.lookup_json("", unix_now()))))
+    Ok(Some(lookup_answer(&active, &entry, "").await?))
 }
 
 /// The target of a renew or revoke: the caller, a token, or an accessor.
