@@ -73,6 +73,10 @@ def test_batches_data_keys_hmac_and_signatures(client, transit):
     assert ok["data"]["valid"]
     bad = t.verify_signed_data(name="signer", hash_input=b64("release 2.0"), signature=signature, mount_point=transit)
     assert not bad["data"]["valid"]
+    random = t.generate_random_bytes(n_bytes=16, output_format="hex", mount_point=transit)
+    assert len(random["data"]["random_bytes"]) == 32
+    digest = t.hash_data(hash_input=b64("hello"), algorithm="sha2-256", mount_point=transit)
+    assert digest["data"]["sum"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 
 def test_sys_tools_and_mount_moves(client):

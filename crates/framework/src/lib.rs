@@ -19,6 +19,7 @@ mod renewal;
 mod request;
 mod router;
 pub mod token_fields;
+pub mod tools;
 
 pub use backend::{Backend, BackendConfig, Factory, SecretRequest, SpecialPaths};
 pub use field::{Field, FieldKind};

@@ -9,7 +9,6 @@ mod mounts;
 mod plugins;
 mod policies;
 mod remount;
-mod tools;
 mod ui_mounts;
 mod wrapping;
 
@@ -66,7 +65,7 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
     let router = audit::routes(router);
     let router = leases::routes(router);
     let router = wrapping::routes(router);
-    let router = tools::routes(router);
+    let router = coffer_framework::tools::routes(router, "tools/");
     let router = remount::routes(router);
     let router = plugins::routes(router);
     let router = metrics::routes(router);

@@ -1,7 +1,8 @@
 //! The transit secrets engine: encryption as a service. Named keys with versions
 //! (`keys/:name`, rotate, config, delete), encrypt/decrypt/rewrap with AES-GCM or
 //! ChaCha20-Poly1305, data keys, HMACs, and Ed25519/ECDSA P-256 signatures; every operation
-//! also in batches (`batch_input`). Ciphertexts carry the reference's `vault:vN:` prefix.
+//! also in batches (`batch_input`); `random` and `hash` as under `sys/tools`. Ciphertexts
+//! carry the reference's `vault:vN:` prefix.
 //! Keys live in the mount's storage, inside the barrier; derived and convergent keys are
 //! refused rather than faked.
 #![forbid(unsafe_code)]
@@ -51,6 +52,7 @@ pub fn factory(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
                 .write(configure_key),
         )
         .path(Path::new("keys/{name}/rotate").write(rotate_key));
+    let router = coffer_framework::tools::routes(router, "");
     Ok(Arc::new(ops::routes(router)))
 }
 

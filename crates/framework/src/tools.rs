@@ -1,42 +1,42 @@
-//! `sys/tools/random[/:source][/:bytes]` and `sys/tools/hash[/:algorithm]`: random bytes and
-//! digests for clients without a crypto library (hvac's `generate_random_bytes` and
-//! `hash_data`, `bao write sys/tools/...`).
+//! `random[/:source][/:bytes]` and `hash[/:algorithm]`: random bytes and digests for clients
+//! without a crypto library, served under `sys/tools/` and by transit (hvac's
+//! `generate_random_bytes` and `hash_data`, `bao write sys/tools/...`).
 
 use std::sync::Arc;
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use coffer_framework::{Field, Path, Req, Router};
 use coffer_types::{Error, Response, Result};
 use serde_json::json;
 
-use super::SysState;
+use crate::{Field, Path, Req, Router};
 
 /// The most random bytes one request may ask for (as the reference).
 const MAX_RANDOM_BYTES: i64 = 128 * 1024;
 
-pub(super) fn routes(router: Router<SysState>) -> Router<SysState> {
-    let random = |pattern: &str| {
-        Path::new(pattern)
+/// Adds the random and hash routes under `prefix` (`tools/` in sys, "" in transit).
+pub fn routes<S: Send + Sync + 'static>(router: Router<S>, prefix: &str) -> Router<S> {
+    let random = |pattern: String| {
+        Path::new(&pattern)
             .field(Field::int("bytes").default(json!(32)))
             .field(Field::string("format").default(json!("base64")))
             .field(Field::string("source").default(json!("platform")))
-            .write(random)
+            .write(random::<S>)
     };
-    let hash = |pattern: &str| {
-        Path::new(pattern)
+    let hash = |pattern: String| {
+        Path::new(&pattern)
             .field(Field::string("input"))
             .field(Field::string("format").default(json!("hex")))
             .field(Field::string("algorithm").default(json!("sha2-256")))
-            .write(hash)
+            .write(hash::<S>)
     };
     router
-        .path(random("tools/random"))
-        .path(random("tools/random/{bytes_in_url}"))
-        .path(random("tools/random/{source_in_url}/{bytes_in_url}"))
-        .path(hash("tools/hash"))
-        .path(hash("tools/hash/{algorithm_in_url}"))
+        .path(random(format!("{prefix}random")))
+        .path(random(format!("{prefix}random/{{bytes_in_url}}")))
+        .path(random(format!("{prefix}random/{{source_in_url}}/{{bytes_in_url}}")))
+        .path(hash(format!("{prefix}hash")))
+        .path(hash(format!("{prefix}hash/{{algorithm_in_url}}")))
 }
 
 /// Bytes as `format` asks: `hex` or `base64`; `quote` puts the bad value in quotes, as the
@@ -54,7 +54,7 @@ fn encode(bytes: &[u8], format: &str, quote: bool) -> Result<String> {
     }
 }
 
-async fn random(_state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
+async fn random<S>(_state: Arc<S>, req: Req) -> Result<Option<Response>> {
     let in_url = req.capture("bytes_in_url");
     let bytes = if in_url.is_empty() {
         req.int("bytes")?
@@ -106,7 +106,7 @@ fn algorithm(name: &str) -> Result<&'static digest::Algorithm> {
     }
 }
 
-async fn hash(_state: Arc<SysState>, req: Req) -> Result<Option<Response>> {
+async fn hash<S>(_state: Arc<S>, req: Req) -> Result<Option<Response>> {
     let name = match req.capture("algorithm_in_url") {
         "" => req.str("algorithm")?,
         given => given.to_string(),
