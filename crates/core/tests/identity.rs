@@ -189,6 +189,17 @@ async fn groups_give_their_policies_to_their_members() {
     )
     .await;
     assert_eq!(caps().await, json!(["deny"]), "leaving the group takes its policies away");
+    // A deleted entity leaves its groups.
+    root(
+        &core,
+        Operation::Update,
+        &format!("identity/group/id/{id}"),
+        json!({"member_entity_ids": [entity]}),
+    )
+    .await;
+    root(&core, Operation::Delete, &format!("identity/entity/id/{entity}"), json!({})).await;
+    let read = root(&core, Operation::Read, &format!("identity/group/id/{id}"), json!({})).await;
+    assert_eq!(read["member_entity_ids"], Value::Null);
     let nested = call(
         &core,
         "root",

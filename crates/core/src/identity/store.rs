@@ -360,8 +360,20 @@ impl IdentityStore {
         Ok((self.save(entity, ops).await?, created))
     }
 
-    /// Deletes an entity with its name and aliases; `false` when there was none.
+    /// Deletes an entity with its name and aliases, and takes it out of its groups; `false`
+    /// when there was none.
     pub async fn delete(&self, id: &str) -> Result<bool> {
+        for group_id in self.groups.groups_of(id).await? {
+            if let Some(group) = self.groups.get(&group_id).await? {
+                let members = group.member_entity_ids.into_iter().filter(|m| m != id).collect();
+                let change = super::groups::GroupChange {
+                    id: Some(group_id),
+                    member_entity_ids: Some(members),
+                    ..Default::default()
+                };
+                self.groups.upsert(change).await?;
+            }
+        }
         let _guard = self.login_lock.lock().await;
         let Some(entity) = self.entity(id).await? else { return Ok(false) };
         let mut ops = vec![
