@@ -13,7 +13,7 @@ mod policy;
 use std::sync::Arc;
 
 use coffer_framework::{Backend, BackendConfig, Field, Path, Req, Router, read_json};
-use coffer_types::{Error, Response, Result};
+use coffer_types::{Error, Response, Result, unix_now};
 use serde_json::json;
 
 use policy::Policy;
@@ -39,7 +39,8 @@ pub fn factory(_config: BackendConfig) -> Result<Arc<dyn Backend>> {
                 .field(Field::int("key_size"))
                 .read(read_key)
                 .write(create_key)
-                .delete(delete_key),
+                .delete(delete_key)
+                .existence(key_exists),
         )
         .path(
             Path::new("keys/{name}/config")
@@ -72,6 +73,41 @@ pub(crate) async fn save(req: &Req, policy: &Policy) -> Result<()> {
     Ok(())
 }
 
+/// The key `name` as it stands now: rotated first when its `auto_rotate_period` has run
+/// out since its latest version (keys rotate on their next use after the period).
+pub(crate) async fn load_current(
+    state: &TransitState,
+    req: &Req,
+    name: &str,
+) -> Result<Option<Policy>> {
+    let Some(policy) = load(req, name).await? else { return Ok(None) };
+    if !policy.rotation_due(unix_now()) {
+        return Ok(Some(policy));
+    }
+    let _guard = state.writes.lock().await;
+    let Some(mut policy) = load(req, name).await? else { return Ok(None) };
+    rotate_if_due(req, &mut policy).await?;
+    Ok(Some(policy))
+}
+
+/// Rotates `policy` and stores it when its auto-rotation is due (callers hold the lock).
+async fn rotate_if_due(req: &Req, policy: &mut Policy) -> Result<()> {
+    if policy.rotation_due(unix_now()) {
+        policy.rotate()?;
+        save(req, policy).await?;
+    }
+    Ok(())
+}
+
+/// Checks an `auto_rotate_period` as the reference does: off (0) or at least an hour.
+fn auto_rotate_period(req: &Req) -> Result<i64> {
+    let period = req.duration("auto_rotate_period")?;
+    if period != 0 && period < 3600 {
+        return Err(Error::invalid("auto rotate period must be 0 to disable or at least an hour"));
+    }
+    Ok(period)
+}
+
 /// The key `name`, created with the request's `type` when it does not exist yet (the
 /// reference's create, and its upsert on encrypt, where only encryption key types may be
 /// created: `for_encryption`).
@@ -82,7 +118,8 @@ pub(crate) async fn load_or_create(
     for_encryption: bool,
 ) -> Result<Policy> {
     let _guard = state.writes.lock().await;
-    if let Some(existing) = load(req, name).await? {
+    if let Some(mut existing) = load(req, name).await? {
+        rotate_if_due(req, &mut existing).await?;
         return Ok(existing);
     }
     if req.bool("derived")? || req.bool("convergent_encryption")? {
@@ -95,11 +132,10 @@ pub(crate) async fn load_or_create(
     if for_encryption && !policy::ENCRYPTION_TYPES.contains(&key_type.as_str()) {
         return Err(Error::invalid(format!("unknown key type {key_type}")));
     }
-    let key_size = usize::try_from(req.int("key_size")?).unwrap_or(0);
-    let mut policy = Policy::new(name, &key_type, key_size)?;
+    let mut policy = Policy::new(name, &key_type, req.int("key_size")?)?;
     policy.exportable = req.bool("exportable")?;
     policy.allow_plaintext_backup = req.bool("allow_plaintext_backup")?;
-    policy.auto_rotate_period = req.duration("auto_rotate_period")?;
+    policy.auto_rotate_period = auto_rotate_period(req)?;
     save(req, &policy).await?;
     Ok(policy)
 }
@@ -108,8 +144,15 @@ async fn list_keys(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> 
     Ok(Some(Response::json(json!({ "keys": req.storage().list("policy/").await? }))))
 }
 
-async fn read_key(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
-    Ok(load(&req, req.capture("name")).await?.map(|p| Response::json(p.to_json())))
+async fn read_key(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
+    let policy = load_current(&state, &req, req.capture("name")).await?;
+    Ok(policy.map(|p| Response::json(p.to_json())))
+}
+
+/// Whether the key a request names exists: creating one (a key write, an encrypt's upsert)
+/// needs `create` on the path, as in the reference.
+pub(crate) async fn key_exists(_s: Arc<TransitState>, req: Req) -> Result<bool> {
+    Ok(load(&req, req.capture("name")).await?.is_some())
 }
 
 async fn create_key(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
@@ -195,7 +238,7 @@ async fn configure_key(state: Arc<TransitState>, req: Req) -> Result<Option<Resp
         policy.allow_plaintext_backup = allow;
     }
     if req.has("auto_rotate_period") {
-        policy.auto_rotate_period = req.duration("auto_rotate_period")?;
+        policy.auto_rotate_period = auto_rotate_period(&req)?;
     }
     save(&req, &policy).await?;
     Ok(Some(Response::json(policy.to_json())))

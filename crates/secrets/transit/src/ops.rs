@@ -11,7 +11,7 @@ use coffer_types::{Error, Map, Response, Result, coerce_int};
 use serde_json::{Value, json};
 
 use crate::policy::{Policy, base64_input};
-use crate::{TransitState, load, load_or_create};
+use crate::{TransitState, key_exists, load_current, load_or_create};
 
 pub(crate) fn routes(router: Router<TransitState>) -> Router<TransitState> {
     let op = |pattern: &str| {
@@ -37,7 +37,7 @@ pub(crate) fn routes(router: Router<TransitState>) -> Router<TransitState> {
             .field(Field::string("reference"))
     };
     router
-        .path(op("encrypt/{name}").write(encrypt))
+        .path(op("encrypt/{name}").write(encrypt).existence(key_exists))
         .path(op("decrypt/{name}").write(decrypt))
         .path(op("rewrap/{name}").write(rewrap))
         .path(op("datakey/{kind}/{name}").write(datakey))
@@ -114,8 +114,32 @@ fn each(req: &Req, one: impl Fn(&Map) -> Result<Map>) -> Result<Option<Response>
     Ok(Some(response))
 }
 
-async fn existing(req: &Req) -> Result<Policy> {
-    load(req, req.capture("name")).await?.ok_or_else(|| Error::invalid("encryption key not found"))
+async fn existing(state: &TransitState, req: &Req) -> Result<Policy> {
+    load_current(state, req, req.capture("name"))
+        .await?
+        .ok_or_else(|| Error::invalid("encryption key not found"))
+}
+
+/// A base64 field an item must carry (`missing` is the reference's words when it does not).
+fn required(item: &Map, field: &str, missing: &str) -> Result<Vec<u8>> {
+    if !item.contains_key(field) {
+        return Err(Error::invalid(missing));
+    }
+    bytes(item, field)
+}
+
+/// Refuses `prehashed`: signing a digest given as input is not supported, and signing its
+/// hash instead would give signatures the caller does not expect.
+fn refuse_prehashed(item: &Map) -> Result<()> {
+    match item.get("prehashed") {
+        Some(Value::Bool(true)) => {
+            Err(Error::invalid("prehashed input is not supported by this server"))
+        }
+        Some(Value::String(s)) if s == "true" => {
+            Err(Error::invalid("prehashed input is not supported by this server"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn map(value: Value) -> Map {
@@ -128,25 +152,31 @@ fn map(value: Value) -> Map {
 async fn encrypt(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
     let policy = load_or_create(&state, &req, req.capture("name"), true).await?;
     each(&req, |item| {
-        let plaintext = bytes(item, "plaintext")?;
+        let plaintext = required(item, "plaintext", "missing plaintext to encrypt")?;
         let aad = bytes(item, "associated_data")?;
         let (ciphertext, version) = policy.encrypt(&plaintext, key_version(item)?, &aad)?;
         Ok(map(json!({ "ciphertext": ciphertext, "key_version": version })))
     })
 }
 
-async fn decrypt(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
-    let policy = existing(&req).await?;
+async fn decrypt(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
+    let policy = existing(&state, &req).await?;
     each(&req, |item| {
+        if !item.contains_key("ciphertext") {
+            return Err(Error::invalid("missing ciphertext to decrypt"));
+        }
         let aad = bytes(item, "associated_data")?;
         let (plaintext, _) = policy.decrypt(&text(item, "ciphertext"), &aad)?;
         Ok(map(json!({ "plaintext": STANDARD.encode(&*plaintext) })))
     })
 }
 
-async fn rewrap(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
-    let policy = existing(&req).await?;
+async fn rewrap(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
+    let policy = existing(&state, &req).await?;
     each(&req, |item| {
+        if !item.contains_key("ciphertext") {
+            return Err(Error::invalid("missing ciphertext to decrypt"));
+        }
         let aad = bytes(item, "associated_data")?;
         let (plaintext, _) = policy.decrypt(&text(item, "ciphertext"), &aad)?;
         let (ciphertext, version) = policy.encrypt(&plaintext, key_version(item)?, &aad)?;
@@ -154,7 +184,7 @@ async fn rewrap(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
     })
 }
 
-async fn datakey(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
+async fn datakey(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
     let kind = req.capture("kind").to_string();
     if !matches!(kind.as_str(), "plaintext" | "wrapped") {
         return Err(Error::invalid(format!("invalid type {kind}")));
@@ -164,7 +194,7 @@ async fn datakey(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
         b @ (128 | 256 | 512) => b,
         other => return Err(Error::invalid(format!("invalid bit length {other}"))),
     };
-    let policy = existing(&req).await?;
+    let policy = existing(&state, &req).await?;
     let mut key = zeroize::Zeroizing::new(vec![0u8; (bits / 8) as usize]);
     aws_lc_rs::rand::fill(&mut key).map_err(|_| Error::internal("the random source failed"))?;
     let aad = bytes(req.data(), "associated_data")?;
@@ -184,18 +214,20 @@ fn algorithm(req: &Req, item: &Map, field: &str) -> String {
     }
 }
 
-async fn hmac(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
-    let policy = existing(&req).await?;
+async fn hmac(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
+    let policy = existing(&state, &req).await?;
     each(&req, |item| {
-        let input = bytes(item, "input")?;
+        let input = required(item, "input", "missing input for HMAC")?;
         let value = policy.hmac(&input, key_version(item)?, &algorithm(&req, item, "algorithm"))?;
         Ok(map(json!({ "hmac": value })))
     })
 }
 
-async fn sign(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
-    let policy = existing(&req).await?;
+async fn sign(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
+    refuse_prehashed(req.data())?;
+    let policy = existing(&state, &req).await?;
     each(&req, |item| {
+        refuse_prehashed(item)?;
         let marshaling = text(item, "marshaling_algorithm");
         if !matches!(marshaling.as_str(), "" | "asn1") {
             return Err(Error::invalid(format!("unsupported marshaling algorithm {marshaling}")));
@@ -207,9 +239,11 @@ async fn sign(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
     })
 }
 
-async fn verify(_s: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
-    let policy = existing(&req).await?;
+async fn verify(state: Arc<TransitState>, req: Req) -> Result<Option<Response>> {
+    refuse_prehashed(req.data())?;
+    let policy = existing(&state, &req).await?;
     each(&req, |item| {
+        refuse_prehashed(item)?;
         let input = bytes(item, "input")?;
         let (signature, tag) = (text(item, "signature"), text(item, "hmac"));
         let valid = match (signature.is_empty(), tag.is_empty()) {

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use coffer_types::{Error, Result, unix_now};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The key types served.
 const TYPES: &[&str] =
@@ -32,8 +32,9 @@ pub(crate) const ENCRYPTION_TYPES: &[&str] = &["aes128-gcm96", "aes256-gcm96", "
 /// The prefix of every ciphertext, signature and HMAC (kept as `vault:` for interop).
 const PREFIX: &str = "vault:v";
 
-/// One version of a key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One version of a key. Its key material never shows in `Debug` output and is wiped from
+/// memory when the value is dropped.
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct KeyVersion {
     /// Key material, base64: the AEAD key, PKCS#8 of a signing key, or the HMAC key.
     key: String,
@@ -46,6 +47,23 @@ pub(crate) struct KeyVersion {
     /// The public key: base64 (Ed25519) or PEM (ECDSA); "" for symmetric keys.
     #[serde(default)]
     public_key: String,
+}
+
+impl Drop for KeyVersion {
+    fn drop(&mut self) {
+        self.key.zeroize();
+        self.hmac_key.zeroize();
+    }
+}
+
+impl std::fmt::Debug for KeyVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVersion")
+            .field("key", &"[redacted]")
+            .field("hmac_key", &"[redacted]")
+            .field("creation_time", &self.creation_time)
+            .finish()
+    }
 }
 
 /// A named key and its versions.
@@ -93,9 +111,13 @@ pub(crate) fn base64_input(field: &str, text: &str) -> Result<Vec<u8>> {
 
 impl Policy {
     /// A new key of `key_type` with its first version.
-    pub(crate) fn new(name: &str, key_type: &str, key_size: usize) -> Result<Policy> {
+    pub(crate) fn new(name: &str, key_type: &str, key_size: i64) -> Result<Policy> {
         if !TYPES.contains(&key_type) {
             return Err(Error::invalid(format!("unknown key type {key_type}")));
+        }
+        // HMAC keys are 32 to 512 bytes, as the reference allows; other types ignore it.
+        if key_type == "hmac" && key_size != 0 && !(32..=512).contains(&key_size) {
+            return Err(Error::invalid(format!("invalid key_size {key_size}")));
         }
         let mut policy = Policy {
             name: name.to_string(),
@@ -108,7 +130,7 @@ impl Policy {
             exportable: false,
             allow_plaintext_backup: false,
             auto_rotate_period: 0,
-            key_size: if key_size == 0 { 32 } else { key_size },
+            key_size: if key_type == "hmac" && key_size != 0 { key_size as usize } else { 32 },
         };
         policy.rotate()?;
         Ok(policy)
@@ -150,6 +172,15 @@ impl Policy {
         );
         self.latest_version = version;
         Ok(())
+    }
+
+    /// Whether `auto_rotate_period` says the latest version is due for rotation at `now`.
+    pub(crate) fn rotation_due(&self, now: i64) -> bool {
+        self.auto_rotate_period > 0
+            && self
+                .versions
+                .get(&self.latest_version)
+                .is_some_and(|v| v.time + self.auto_rotate_period <= now)
     }
 
     fn aead(&self) -> Option<&'static Algorithm> {
@@ -384,5 +415,31 @@ impl Policy {
                 .verify(input, &signature)
         };
         Ok(valid.is_ok())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_due_for_rotation_once_its_period_has_run_out() {
+        let mut policy = Policy::new("k", "aes256-gcm96", 0).unwrap();
+        let now = unix_now();
+        assert!(!policy.rotation_due(now + 10 * 3600), "no period, never due");
+        policy.auto_rotate_period = 3600;
+        assert!(!policy.rotation_due(now));
+        assert!(policy.rotation_due(now + 3600));
+        policy.rotate().unwrap();
+        assert!(!policy.rotation_due(unix_now()), "the new version starts a new period");
+    }
+
+    #[test]
+    fn key_material_stays_out_of_debug_output() {
+        let policy = Policy::new("k", "hmac", 32).unwrap();
+        let key = policy.versions[&1].key.clone();
+        let shown = format!("{policy:?}");
+        assert!(!shown.contains(&key) && shown.contains("[redacted]"), "{shown}");
     }
 }

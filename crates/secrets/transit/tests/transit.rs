@@ -167,3 +167,37 @@ async fn hmacs_and_signatures() {
     let derived = call(&core, Operation::Update, "keys/d", json!({"derived": true})).await;
     assert_eq!(derived.unwrap_err().status(), 400);
 }
+
+#[tokio::test]
+async fn refusals_and_auto_rotation() {
+    let core = core().await;
+    write(&core, "keys/k", json!({})).await;
+    for (path, body, message) in [
+        ("encrypt/k", json!({}), "missing plaintext to encrypt"),
+        ("decrypt/k", json!({}), "missing ciphertext to decrypt"),
+        ("hmac/k", json!({}), "missing input for HMAC"),
+        ("keys/h", json!({"type": "hmac", "key_size": 5}), "invalid key_size 5"),
+        ("keys/h", json!({"type": "hmac", "key_size": 100_000}), "invalid key_size 100000"),
+        (
+            "keys/r",
+            json!({"auto_rotate_period": "10m"}),
+            "auto rotate period must be 0 to disable or at least an hour",
+        ),
+    ] {
+        let result = call(&core, Operation::Update, path, body).await;
+        assert_eq!(error(result), message, "{path}");
+    }
+    write(&core, "keys/e", json!({"type": "ecdsa-p256"})).await;
+    let prehashed = json!({"input": "aGk=", "prehashed": true});
+    let refused = call(&core, Operation::Update, "sign/e", prehashed).await;
+    assert_eq!(error(refused), "prehashed input is not supported by this server");
+    let hmac_key = write(&core, "keys/h", json!({"type": "hmac", "key_size": 64})).await;
+    assert_eq!(hmac_key["type"], "hmac");
+
+    // A key whose period has run out rotates on its next use.
+    write(&core, "keys/k/config", json!({"auto_rotate_period": "1h"})).await;
+    let fresh = write(&core, "encrypt/k", json!({"plaintext": "aGk="})).await;
+    assert_eq!(fresh["key_version"], 1, "not due yet");
+    let read = call(&core, Operation::Read, "keys/k", json!({})).await.unwrap();
+    assert_eq!(read.data.unwrap()["auto_rotate_period"], 3600);
+}
