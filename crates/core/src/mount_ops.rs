@@ -75,8 +75,12 @@ impl Core {
         for entry in self.read_table(AUTH_KEY).await? {
             mounted.push(self.build_mounted(entry, true)?);
         }
+        // One engine's data upgrade failing must not keep every mount down: it is logged,
+        // its data stays as it was, and the next unseal tries again.
         for m in &mounted {
-            m.backend.initialize().await?;
+            if let Err(e) = m.backend.initialize().await {
+                tracing::error!(mount = %m.prefix, error = %e, "mount initialisation failed");
+            }
         }
         Ok(MountTable::new(mounted))
     }

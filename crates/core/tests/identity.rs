@@ -171,7 +171,7 @@ async fn groups_give_their_policies_to_their_members() {
         &core,
         Operation::Update,
         "identity/group",
-        json!({"name": "readers", "policies": ["reader"], "member_entity_ids": [entity]}),
+        json!({"name": "readers", "policies": ["reader"], "member_entity_ids": [entity, entity]}),
     )
     .await;
     let id = group["id"].as_str().unwrap().to_string();

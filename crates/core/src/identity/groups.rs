@@ -201,7 +201,9 @@ impl GroupStore {
             key: format!("group-name/{}", group.name),
             value: group.id.clone().into_bytes(),
         });
-        if let Some(members) = change.member_entity_ids {
+        if let Some(mut members) = change.member_entity_ids {
+            let mut seen = std::collections::HashSet::new();
+            members.retain(|m| seen.insert(m.clone()));
             for gone in group.member_entity_ids.iter().filter(|m| !members.contains(m)) {
                 ops.push(WriteOp::Delete { key: member_key(gone, &group.id) });
             }

@@ -51,7 +51,6 @@ pub(crate) fn backend(core: Weak<Core>) -> Arc<dyn Backend> {
             .field(Field::string("name"))
             .field(Field::string("canonical_id"))
             .field(Field::string("mount_accessor"))
-            .field(Field::map("custom_metadata"))
     };
     Arc::new(
         Router::new(Arc::new(IdentityState { core }))

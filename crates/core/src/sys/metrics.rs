@@ -86,8 +86,21 @@ fn prometheus_text(gauges: &[Gauge]) -> String {
             text.push_str(&format!("# HELP {name} {name}\n# TYPE {name} gauge\n"));
         }
         let labels: Vec<String> =
-            g.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", v.replace('"', "\\\""))).collect();
+            g.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", label_value(v))).collect();
         text.push_str(&format!("{name}{{{}}} {}\n", labels.join(","), g.value));
     }
     text
+}
+
+/// A label value escaped as the Prometheus text format requires (`\\`, `\"`, `\n`).
+fn label_value(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(super::label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+    }
 }

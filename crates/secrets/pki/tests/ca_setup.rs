@@ -508,4 +508,11 @@ async fn warnings_and_delete_answers_as_the_reference_gives_them() {
     );
     let wiped = engine.call(Operation::Delete, "root", json!({})).await.unwrap().unwrap();
     assert!(wiped.warnings[0].starts_with("DELETE /root deletes all keys and issuers"));
+    // ACME is not served: its config reads as off, and no change is taken.
+    assert_eq!(engine.read_data("config/acme").await["enabled"], false);
+    for change in [json!({"enabled": true}), json!({"enabled": false, "allowed_roles": ["web"]})] {
+        let err = engine.write_err("config/acme", change).await;
+        assert_eq!(err.to_string(), "ACME is not supported by this server");
+    }
+    engine.write("config/acme", json!({"enabled": false})).await;
 }
